@@ -1,0 +1,13 @@
+"""Algorithms, one file each, all with the same ``step`` order:
+1. sample  2. rewards  3. advantages  4. loss  5. update  6. stats.
+
+:data:`ALGOS` maps a name to ``(ConfigClass, step)`` for the CLI and the app.
+"""
+from __future__ import annotations
+
+from . import reinforce
+from .common import NonFiniteError, apply_update
+
+ALGOS = {"reinforce": (reinforce.ReinforceConfig, reinforce.step)}
+
+__all__ = ["ALGOS", "NonFiniteError", "apply_update", "reinforce"]

@@ -1,0 +1,91 @@
+"""REINFORCE with reward-to-go and a named baseline.
+
+Key equations (numbered as in chapter 03):
+
+    (3.1)  ∇J(θ) = E_τ[ Σ_t ∇ log π_θ(a_t|s_t) · G_t ]
+    (3.3)  G_t = Σ_{k≥t} γ^{k−t} r_k                          (reward-to-go)
+    (3.4)  A_t = G_t − b_t                                     (baseline)
+    (3.5)  L(θ) = −(1/B) Σ_b Σ_t A_t log π_θ(a_t|s_t) − c_H · H̄
+
+Choices and deviations, in order of appearance:
+
+1. Per-token losses are *summed* over a sequence and *averaged* over the batch,
+   so ∇L is an unbiased estimate of −∇J (a per-token mean would weight long
+   sequences less and estimate a different gradient).
+2. γ < 1 estimates the gradient of a discounted objective, not of J itself —
+   a bias traded for variance (chapter 05 measures it).
+3. Advantage normalisation (optional) and the entropy bonus are stabilisers
+   outside the theorem; both are off by default.
+4. Log-probs are recomputed in one teacher-forced pass rather than kept from
+   sampling (same values, less memory, faster).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .. import checks
+from ..advantages import BASELINES, BaselineInputs, reward_to_go, whiten
+from ..rollout import sample, token_logprobs
+from .common import apply_update, rollout_stats
+
+
+@dataclass
+class ReinforceConfig:
+    """Hyper-parameters of REINFORCE."""
+    batch_size: int = 64
+    """Completions sampled per update (B); larger means less gradient noise, slower steps."""
+    gamma: float = 1.0
+    """Discount γ in [0, 1]; 1 estimates the gradient of the undiscounted objective."""
+    baseline: str = "batch_mean"
+    """Name of a baseline in ``pglab.advantages.BASELINES``."""
+    normalize_advantages: bool = False
+    """Whiten advantages over the batch (mean 0, std 1) before the loss."""
+    entropy_coef: float = 0.0
+    """c_H ≥ 0, weight of the entropy bonus that keeps the policy exploring."""
+    max_grad_norm: float | None = 1.0
+    """Clip the global gradient norm to this value (None: no clipping)."""
+    temperature: float = 1.0
+    """Sampling temperature (> 0); the gradient is taken for the tempered policy."""
+
+    def __post_init__(self) -> None:
+        self.batch_size = checks.positive_int("batch_size", self.batch_size)
+        self.gamma = checks.unit_interval("gamma", self.gamma)
+        checks.choice("baseline", self.baseline, list(BASELINES))
+        self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
+        if self.max_grad_norm is not None:
+            self.max_grad_norm = checks.positive_float("max_grad_norm", self.max_grad_norm)
+        self.temperature = checks.positive_float("temperature", self.temperature)
+
+
+def loss(logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+         entropy: torch.Tensor, entropy_coef: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Eq. (3.5): the surrogate whose gradient is the REINFORCE estimate."""
+    policy_loss = -(advantages.detach() * logprobs * mask).sum(1).mean()       # Eq. (3.5)
+    mean_entropy = (entropy * mask).sum() / mask.sum().clamp_min(1.0)
+    total = policy_loss - entropy_coef * mean_entropy
+    return total, {"loss/policy": policy_loss.item(), "loss/total": total.item()}
+
+
+def step(policy, optimizer: torch.optim.Optimizer, task, config: ReinforceConfig,
+         generator: torch.Generator, state: dict) -> dict[str, float]:
+    """One REINFORCE update; returns its statistics."""
+    # 1. sample
+    prompts = task.sample_prompts(config.batch_size, generator).to(policy.device)
+    ro = sample(policy, prompts, task.max_new_tokens, generator=generator, temperature=config.temperature)
+    # 2. rewards
+    rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)       # (B, T)
+    # 3. advantages
+    returns = reward_to_go(rewards, ro.mask, config.gamma)                            # Eq. (3.3)
+    baseline = BASELINES[config.baseline](BaselineInputs(returns, ro.mask, state))
+    advantages = (returns - baseline) * ro.mask                                        # Eq. (3.4)
+    if config.normalize_advantages:
+        advantages = whiten(advantages, ro.mask)
+    # 4. loss
+    out = token_logprobs(policy, prompts, ro.completion_ids, temperature=config.temperature)
+    total, stats = loss(out.logprobs, advantages, ro.mask, out.entropy, config.entropy_coef)
+    # 5. update
+    grad_norm = apply_update(optimizer, total, policy.parameters(), config.max_grad_norm)
+    # 6. stats
+    return {**rollout_stats(rewards, advantages, ro.mask, out.entropy), **stats, "grad_norm": grad_norm}

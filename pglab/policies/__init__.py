@@ -1,0 +1,146 @@
+"""Token policies π_θ(a_t | s_t): a trunk, a language-model head, an optional value head.
+
+The state s_t is the token prefix (prompt + completion so far); the action a_t
+is the next token. Every policy offers
+
+* ``forward(ids) -> logits (B, L, V)`` — teacher-forced; position i scores token i+1;
+* ``evaluate(ids) -> (logits, values)`` — values (B, L) or None without a value head;
+* ``prefill(prompt_ids)`` then ``step(token, state)`` — incremental sampling that
+  carries the RNN state or the Transformer's KV cache.
+
+``value_head="shared"`` puts V(s) on the policy's own trunk (cheap, but the two
+losses pull on the same features); ``"separate"`` gives the critic its own trunk.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import checks
+from .recurrent import GRUTrunk, LSTMTrunk
+from .transformer import TransformerTrunk
+
+TRUNKS: dict[str, type[nn.Module]] = {"gru": GRUTrunk, "lstm": LSTMTrunk, "transformer": TransformerTrunk}
+VALUE_HEADS = (None, "shared", "separate")
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class Policy(nn.Module):
+    """A trunk (GRU, LSTM or Transformer) with an LM head and an optional value head."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        super().__init__()
+        self.spec = dict(spec)
+        trunk_cls = TRUNKS[spec["kind"]]
+        sizes = {k: spec[k] for k in ("vocab_size", "embed_size", "hidden_size", "n_layers", "n_heads", "max_len")}
+        self.trunk = trunk_cls(**sizes)
+        self.lm_head = nn.Linear(spec["hidden_size"], spec["vocab_size"])
+        self.value_head = spec["value_head"]
+        self.critic_trunk = trunk_cls(**sizes) if self.value_head == "separate" else None
+        self.v_head = nn.Linear(spec["hidden_size"], 1) if self.value_head else None
+
+    @property
+    def kind(self) -> str:
+        return self.spec["kind"]
+
+    @property
+    def vocab_size(self) -> int:
+        return self.spec["vocab_size"]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def has_value(self) -> bool:
+        return self.v_head is not None
+
+    def set_fused(self, fused: bool) -> None:
+        """Fused recurrent kernels (fast) or the unrolled loop (vmappable by torch.func)."""
+        for trunk in (self.trunk, self.critic_trunk):
+            if trunk is not None and hasattr(trunk, "fused"):
+                trunk.fused = fused
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Next-token logits after every prefix of ``ids``: (B, L) -> (B, L, V)."""
+        return self.lm_head(self.trunk(ids))
+
+    def evaluate(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, L, V) and values V(s) (B, L), or None without a value head."""
+        hidden = self.trunk(ids)
+        return self.lm_head(hidden), self._values(ids, hidden)
+
+    def values(self, ids: torch.Tensor) -> torch.Tensor:
+        """V(s) after every prefix, (B, L)."""
+        if not self.has_value:
+            raise ValueError("this policy has no value head; build it with value_head='shared' or 'separate'")
+        hidden = self.trunk(ids) if self.value_head == "shared" else None
+        return self._values(ids, hidden)
+
+    def _values(self, ids: torch.Tensor, hidden: torch.Tensor | None) -> torch.Tensor | None:
+        if self.v_head is None:
+            return None
+        if self.critic_trunk is not None:
+            hidden = self.critic_trunk(ids)
+        return self.v_head(hidden).squeeze(-1)
+
+    def prefill(self, prompt_ids: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """Read the prompt; return the logits (B, V) for the first new token and the state."""
+        hidden, state = self.trunk.prefill(prompt_ids)
+        return self.lm_head(hidden), state
+
+    def step(self, token: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """Append one token per row; return the next logits (B, V) and the new state."""
+        hidden, state = self.trunk.step(token, state)
+        return self.lm_head(hidden), state
+
+
+def make_policy(kind: str = "gru", vocab_size: int | None = None, *, embed_size: int = 64,
+                hidden_size: int = 128, value_head: str | None = None, n_layers: int = 2,
+                n_heads: int = 4, max_len: int = 64, seed: int = 0,
+                device: str | torch.device = "cpu") -> Policy:
+    """Build a policy; the same ``seed`` gives the same initial weights on every device.
+
+    ``vocab_size`` is usually ``len(task.vocab)``; it may also be passed a
+    :class:`~pglab.tasks.base.Task`.
+    """
+    checks.choice("policy", kind, list(TRUNKS))
+    if hasattr(vocab_size, "vocab"):
+        vocab_size = len(vocab_size.vocab)
+    spec = {"kind": kind,
+            "vocab_size": checks.positive_int("vocab_size", vocab_size, minimum=3),
+            "embed_size": checks.positive_int("embed_size", embed_size),
+            "hidden_size": checks.positive_int("hidden_size", hidden_size),
+            "value_head": checks.choice("value_head", value_head, VALUE_HEADS),
+            "n_layers": checks.positive_int("n_layers", n_layers),
+            "n_heads": checks.positive_int("n_heads", n_heads),
+            "max_len": checks.positive_int("max_len", max_len),
+            "seed": int(seed)}
+    return policy_from_spec(spec, device)
+
+
+def policy_from_spec(spec: dict[str, Any], device: str | torch.device = "cpu") -> Policy:
+    """Rebuild a policy from its plain-dict ``spec`` (as stored in checkpoints)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec["seed"])
+        policy = Policy(spec)
+    return policy.to(resolve_device(device))
+
+
+def check_compatible(policy: Policy, vocab_size: int) -> None:
+    """Raise if the policy's output size differs from the task's vocabulary size."""
+    if policy.vocab_size != vocab_size:
+        raise ValueError(f"policy vocab_size={policy.vocab_size} does not match the task's "
+                         f"vocabulary size {vocab_size}; build the policy with make_policy(kind, len(task.vocab))")

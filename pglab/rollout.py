@@ -1,0 +1,108 @@
+"""Sampling completions from a policy, and recomputing their log-probs with grad.
+
+:func:`sample` is the only sampler in pglab. It runs without grad, one token per
+step for the whole batch, carrying the policy's state, and records what the
+algorithms need. :func:`token_logprobs` recomputes log π_θ(a_t|s_t) in a single
+teacher-forced pass *with* grad — cheaper than keeping the sampling graph, and
+the identity ``token_logprobs == old_logprobs`` is a test of both.
+
+Randomness: one uniform number per (row, step) is drawn up front from the
+caller's CPU ``torch.Generator`` and turned into a token by inverse-CDF
+sampling, so the same seed gives the same tokens on any device.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+
+from . import checks
+from .vocab import EOS_ID, PAD_ID
+
+
+@dataclass
+class Rollout:
+    """A batch of sampled completions. Shapes: (B, P) for the prompt, (B, T) otherwise."""
+    prompt_ids: torch.Tensor       # (B, P)
+    completion_ids: torch.Tensor   # (B, T) PAD after EOS
+    mask: torch.Tensor             # (B, T) 1.0 up to and including EOS
+    old_logprobs: torch.Tensor     # (B, T) log-prob of each sampled token under the sampling distribution
+    entropy: torch.Tensor          # (B, T) entropy of that distribution
+    values: torch.Tensor | None = None   # (B, T) V(s_t) when the policy has a value head
+
+    def to(self, device: torch.device | str) -> "Rollout":
+        return Rollout(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                          for f in fields(self)})
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.mask.sum(1)
+
+
+@dataclass
+class TokenOutputs:
+    """What :func:`token_logprobs` returns: per-token log-probs, entropy and values."""
+    logprobs: torch.Tensor          # (B, T) with grad
+    entropy: torch.Tensor           # (B, T) with grad
+    values: torch.Tensor | None     # (B, T) with grad, or None
+
+
+@torch.no_grad()
+def sample(policy, prompt_ids: torch.Tensor, max_new_tokens: int, *, generator: torch.Generator,
+           temperature: float = 1.0, greedy: bool = False) -> Rollout:
+    """Sample one completion per prompt row.
+
+    ``greedy=True`` takes the arg-max token (and records log-probs at temperature 1);
+    otherwise tokens come from softmax(logits / temperature).
+    """
+    T = checks.positive_int("max_new_tokens", max_new_tokens)
+    temperature = checks.positive_float("temperature", temperature)
+    device = policy.device
+    prompt_ids = prompt_ids.to(device)
+    B = prompt_ids.shape[0]
+    u = torch.rand(B, T, generator=generator).to(device)          # (B, T) uniforms, drawn up front
+    tokens = torch.full((B, T), PAD_ID, dtype=torch.long, device=device)
+    mask = torch.zeros(B, T, device=device)
+    logps = torch.zeros(B, T, device=device)
+    ents = torch.zeros(B, T, device=device)
+    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    logits, state = policy.prefill(prompt_ids)                    # (B, V)
+    for t in range(T):
+        logp = F.log_softmax(logits.float() / (1.0 if greedy else temperature), -1)   # (B, V)
+        probs = logp.exp()
+        if greedy:
+            tok = logp.argmax(-1)
+        else:  # inverse CDF: the first token whose cumulative probability exceeds u
+            tok = torch.searchsorted(probs.cumsum(-1), u[:, t:t + 1].contiguous(), right=True).squeeze(1)
+            tok = tok.clamp_max(probs.shape[-1] - 1)
+        alive = ~finished
+        tokens[:, t] = torch.where(alive, tok, PAD_ID)
+        mask[:, t] = alive.float()
+        logps[:, t] = logp.gather(1, tok[:, None]).squeeze(1) * alive
+        ents[:, t] = -(probs * logp).nan_to_num().sum(-1) * alive
+        finished |= tok == EOS_ID
+        if t + 1 == T or bool(finished.all()):
+            break
+        logits, state = policy.step(tokens[:, t], state)
+    values = None
+    if policy.has_value:
+        ids = torch.cat([prompt_ids, tokens[:, :-1]], 1)
+        values = policy.values(ids)[:, prompt_ids.shape[1] - 1:] * mask
+    return Rollout(prompt_ids, tokens, mask, logps, ents, values)
+
+
+def token_logprobs(policy, prompt_ids: torch.Tensor, completion_ids: torch.Tensor, *,
+                   temperature: float = 1.0) -> TokenOutputs:
+    """Recompute log π_θ(a_t | s_t) for given completions in one teacher-forced pass (with grad).
+
+    Position P-1+t of ``prompt ⧺ completion[:-1]`` predicts completion token t.
+    Entries after EOS are computed too; multiply by the mask before summing.
+    """
+    P = prompt_ids.shape[1]
+    ids = torch.cat([prompt_ids, completion_ids[:, :-1]], 1)       # (B, P + T - 1)
+    logits, values = policy.evaluate(ids)
+    logp = F.log_softmax(logits[:, P - 1:].float() / temperature, -1)   # (B, T, V)
+    taken = logp.gather(-1, completion_ids[..., None]).squeeze(-1)      # (B, T)
+    entropy = -(logp.exp() * logp).sum(-1)                              # (B, T)
+    return TokenOutputs(taken, entropy, None if values is None else values[:, P - 1:])

@@ -1,0 +1,70 @@
+"""The Task contract: a task owns its prompts and its reward.
+
+A task exposes
+
+* ``vocab`` — the :class:`~pglab.vocab.Vocab` both prompt and completion use;
+* ``max_new_tokens`` — the horizon T of a completion (EOS included);
+* ``sample_prompts(n, generator) -> (n, P)`` — prompts of one fixed length P,
+  left-padded with PAD where sentences are shorter;
+* ``reward(prompt_ids, completion_ids, mask) -> (B, T)`` — one reward per
+  completion token. A *sequence* reward sits on the last valid token, so that
+  ``rewards.sum(1)`` is always the episode return.
+
+Tasks are generated from a seed by code: nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import torch
+
+from ..rewards import at_last_token  # noqa: F401  (re-exported for tasks)
+from ..vocab import Vocab
+
+RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Task(ABC):
+    """Base class of every task; see the module docstring for the contract."""
+
+    name: str = "task"
+    vocab: Vocab
+    max_new_tokens: int
+
+    @abstractmethod
+    def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Draw ``n`` prompts, shape (n, P), using only ``generator`` for randomness."""
+
+    @abstractmethod
+    def reward(self, prompt_ids: torch.Tensor, completion_ids: torch.Tensor,
+               mask: torch.Tensor) -> torch.Tensor:
+        """Per-token rewards (B, T); zero where ``mask`` is zero."""
+
+    def decode(self, ids: torch.Tensor) -> list[str]:
+        """Detokenise a batch of completions (B, T) into strings."""
+        return [self.vocab.decode(row.tolist()) for row in ids]
+
+    def plus(self, extra: RewardFn, coef: float = 1.0) -> "Task":
+        """A copy of this task whose reward is ``reward + coef * extra(...)``."""
+        return RewardSum(self, extra, coef)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, V={len(self.vocab)}, T={self.max_new_tokens})"
+
+
+class RewardSum(Task):
+    """A task with an extra reward term added, e.g. fluency on top of BLEU."""
+
+    def __init__(self, base: Task, extra: RewardFn, coef: float) -> None:
+        self.base, self.extra, self.coef = base, extra, float(coef)
+        self.name = f"{base.name}+{getattr(extra, 'name', 'extra')}"
+        self.vocab, self.max_new_tokens = base.vocab, base.max_new_tokens
+
+    def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self.base.sample_prompts(n, generator)
+
+    def reward(self, prompt_ids, completion_ids, mask):
+        return (self.base.reward(prompt_ids, completion_ids, mask)
+                + self.coef * self.extra(prompt_ids, completion_ids, mask))
+

@@ -1,0 +1,44 @@
+"""Continue a sentence fluently: reward = log-likelihood under a frozen reference LM.
+
+Prompts are ``<bos>`` followed by the first word of a toy-English sentence; the
+policy writes the rest. The reward is :class:`pglab.rewards.FluencyReward`: the
+length-normalised log-likelihood (minus log-perplexity) of the completion under a
+reference GRU trained by maximum likelihood on the grammar's sentences.
+Without a KL penalty to the reference, a policy can learn to please this
+reward with a few safe, repetitive sentences — the reward hacking chapter 06 shows.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import checks
+from ..reference_lm import reference_lm
+from ..rewards import FluencyReward
+from ..vocab import BOS_ID, Vocab
+from .base import Task
+from .toylang import Grammar, render_source, sample_sentence
+
+
+class FluencyTask(Task):
+    """Write a sentence of toy-English that the reference LM finds likely."""
+
+    name = "fluency"
+
+    def __init__(self, *, n_sentences: int = 2000, seed: int = 0, grammar: Grammar | None = None,
+                 lm_steps: int = 400) -> None:
+        self.grammar = grammar or Grammar()
+        n_sentences = checks.positive_int("n_sentences", n_sentences)
+        generator = torch.Generator().manual_seed(seed)
+        self.sentences = [render_source(sample_sentence(self.grammar, generator)) for _ in range(n_sentences)]
+        self.vocab = Vocab(self.grammar.source_words())
+        self.max_new_tokens = self.grammar.max_source_words()  # words after the first, plus EOS
+        self.first_words = torch.tensor(sorted({self.vocab.index[s.split()[0]] for s in self.sentences}))
+        self.lm = reference_lm(self.vocab, self.sentences, steps=lm_steps, seed=seed)
+        self.fluency = FluencyReward(self.lm, use_prompt=True)
+
+    def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        picks = torch.randint(len(self.first_words), (checks.positive_int("n", n),), generator=generator)
+        return torch.stack([torch.full((len(picks),), BOS_ID), self.first_words[picks]], 1)  # (n, 2)
+
+    def reward(self, prompt_ids, completion_ids, mask):
+        return self.fluency(prompt_ids, completion_ids, mask)
