@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import checks
+
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
     """Mean of ``x`` over the entries where ``mask`` is 1."""
@@ -49,12 +51,39 @@ def reward_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) 
     >>> reward_to_go(r, m, gamma=0.5)
     tensor([[1.5000, 1.0000, 2.0000, 0.0000]])
     """
+    checks.unit_interval("gamma", gamma)
     returns = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[:, 0])
     for t in range(rewards.shape[1] - 1, -1, -1):
         running = (rewards[:, t] + gamma * running) * mask[:, t]   # G_t = r_t + γ G_{t+1}
         returns[:, t] = running
     return returns
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0,
+        gae_lambda: float = 1.0) -> torch.Tensor:
+    """Generalised advantage estimation (Eq. 5.4), right to left:
+
+        δ_t = r_t + γ V(s_{t+1}) − V(s_t)          (TD error; V after the last valid token is 0)
+        A_t = δ_t + γλ A_{t+1}
+
+    λ = 1 gives the Monte Carlo advantage G_t − V(s_t); λ = 0 gives the one-step TD error.
+
+    >>> r = torch.tensor([[0., 1.]]); v = torch.tensor([[0.5, 0.5]]); m = torch.ones(1, 2)
+    >>> gae(r, v, m, gamma=1.0, gae_lambda=0.0)
+    tensor([[0.0000, 0.5000]])
+    """
+    checks.unit_interval("gamma", gamma)
+    checks.unit_interval("gae_lambda", gae_lambda)
+    values = values * mask
+    next_values = torch.cat([values[:, 1:], torch.zeros_like(values[:, :1])], 1)   # V(s_{t+1}), 0 past the end
+    deltas = (rewards + gamma * next_values - values) * mask                         # δ_t
+    adv = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        running = deltas[:, t] + gamma * gae_lambda * running * mask[:, t]          # A_t = δ_t + γλ A_{t+1}
+        adv[:, t] = running
+    return adv * mask
 
 
 @dataclass

@@ -76,6 +76,7 @@ class FluencyReward:
     def __init__(self, lm: torch.nn.Module, *, use_prompt: bool = True) -> None:
         self.lm = lm.eval().requires_grad_(False)
         self.use_prompt = use_prompt
+        self.vocab_size: int = lm.vocab_size
 
     @torch.no_grad()
     def __call__(self, prompt_ids: torch.Tensor, completion_ids: torch.Tensor,

@@ -106,3 +106,14 @@ def token_logprobs(policy, prompt_ids: torch.Tensor, completion_ids: torch.Tenso
     taken = logp.gather(-1, completion_ids[..., None]).squeeze(-1)      # (B, T)
     entropy = -(logp.exp() * logp).sum(-1)                              # (B, T)
     return TokenOutputs(taken, entropy, None if values is None else values[:, P - 1:])
+
+
+def completion_mask(completion_ids: torch.Tensor) -> torch.Tensor:
+    """1.0 up to and including the first EOS of each row, 0.0 after it.
+
+    >>> completion_mask(torch.tensor([[5, 2, 0, 0], [5, 6, 7, 8]]))
+    tensor([[1., 1., 0., 0.],
+            [1., 1., 1., 1.]])
+    """
+    eos = (completion_ids == EOS_ID).long()
+    return ((eos.cumsum(1) - eos) == 0).float()   # no EOS strictly before t

@@ -57,6 +57,10 @@ class RewardSum(Task):
     """A task with an extra reward term added, e.g. fluency on top of BLEU."""
 
     def __init__(self, base: Task, extra: RewardFn, coef: float) -> None:
+        extra_v = getattr(extra, "vocab_size", len(base.vocab))
+        if extra_v != len(base.vocab):
+            raise ValueError(f"the extra reward's vocab_size={extra_v} does not match the task's "
+                             f"vocabulary size {len(base.vocab)}; train its reference LM on this task's vocabulary")
         self.base, self.extra, self.coef = base, extra, float(coef)
         self.name = f"{base.name}+{getattr(extra, 'name', 'extra')}"
         self.vocab, self.max_new_tokens = base.vocab, base.max_new_tokens

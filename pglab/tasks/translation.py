@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 from .. import checks
-from ..rewards import METRICS
+from ..reference_lm import reference_lm
+from ..rewards import METRICS, FluencyReward
 from ..vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 from .base import Task, at_last_token
 from .toylang import Grammar, parallel_corpus
@@ -73,6 +74,12 @@ class TranslationTask(Task):
                 raise ValueError("prompt not in this task's corpus: " + self.vocab.decode(row))
             refs.append(self._reference[tuple(row)])
         return refs
+
+    def fluency_reward(self, *, lm_steps: int = 400, seed: int = 0) -> FluencyReward:
+        """Fluency in the *target* language: a reference LM fitted to the training references,
+        scoring a completion as a sentence on its own. Add it with ``task.plus(...)``."""
+        sentences = [ref for _, ref in self.pairs["train"]]
+        return FluencyReward(reference_lm(self.vocab, sentences, steps=lm_steps, seed=seed), use_prompt=False)
 
     def reward(self, prompt_ids, completion_ids, mask):
         hyps = self.decode(completion_ids.cpu())

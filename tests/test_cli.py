@@ -1,0 +1,43 @@
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from pglab.cli import main
+
+
+def test_compare_writes_csv_and_png(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["compare", "--out", str(out), "--steps", "6", "--batch-size", "8", "--hidden-size", "16",
+                 "--no-progress"]) == 0
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert {r["run"] for r in rows} == {"no baseline", "baseline: batch_mean"}
+    assert len(rows) == 12 and "reward/mean" in rows[0]
+    png = (out / "rewards.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert "mean reward over the last" in capsys.readouterr().out
+
+
+def test_help_documents_every_option():
+    text = subprocess.run([sys.executable, "-m", "pglab", "compare", "--help"],
+                          capture_output=True, text=True, check=True).stdout
+    for option in ["--out", "--task", "--policy", "--baseline", "--steps", "--batch-size", "--lr", "--gamma",
+                   "--entropy-coef", "--hidden-size", "--seed", "--device", "--no-progress"]:
+        assert option in text
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--gamma", "1.5"], "gamma must be in [0, 1], got 1.5"),
+    (["--lr", "0"], "lr must be a positive finite number, got 0.0"),
+    (["--steps", "0"], "steps must be an integer >= 1, got 0"),
+    (["--task", "nope"], "unknown task 'nope'; known:"),
+    (["--policy", "rnn"], "unknown policy 'rnn'; known:"),
+    (["--baseline", "none"], "unknown baseline 'none'; known: 'batch_mean', 'moving_average'"),
+])
+def test_bad_cli_input_is_a_clear_error(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "--out", str(tmp_path), "--no-progress", *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
