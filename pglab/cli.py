@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (> 0)")
     p.add_argument("--gamma", type=float, default=1.0, help="discount γ in [0, 1]")
     p.add_argument("--entropy-coef", type=float, default=0.0, help="entropy bonus weight (>= 0)")
-    p.add_argument("--hidden-size", type=int, default=128, help="policy hidden size (integer >= 1)")
+    p.add_argument("--hidden-size", type=int, default=None,
+                   help="policy width (integer >= 1); default 128 for gru/lstm, 64 for transformer")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and sampling")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (CUDA, then MPS, then CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -6,9 +6,9 @@ algorithms need. :func:`token_logprobs` recomputes log π_θ(a_t|s_t) in a singl
 teacher-forced pass *with* grad — cheaper than keeping the sampling graph, and
 the identity ``token_logprobs == old_logprobs`` is a test of both.
 
-Randomness: one uniform number per (row, step) is drawn up front from the
-caller's CPU ``torch.Generator`` and turned into a token by inverse-CDF
-sampling, so the same seed gives the same tokens on any device.
+Randomness: uniform numbers for every (row, step, token) are drawn up front
+from the caller's CPU ``torch.Generator`` and turned into tokens by the
+Gumbel-max trick, so the same seed gives the same tokens on any device.
 """
 from __future__ import annotations
 
@@ -53,43 +53,39 @@ def sample(policy, prompt_ids: torch.Tensor, max_new_tokens: int, *, generator: 
            temperature: float = 1.0, greedy: bool = False) -> Rollout:
     """Sample one completion per prompt row.
 
-    ``greedy=True`` takes the arg-max token (and records log-probs at temperature 1);
-    otherwise tokens come from softmax(logits / temperature).
+    Tokens come from softmax(logits / temperature) by the Gumbel-max trick:
+    argmax_a (z_a + g_a) with g_a = −log(−log u_a) is an exact sample of
+    softmax(z). ``greedy=True`` takes argmax_a z_a (log-probs recorded at
+    temperature 1). Log-probs and entropies are computed once, after the loop.
     """
     T = checks.positive_int("max_new_tokens", max_new_tokens)
-    temperature = checks.positive_float("temperature", temperature)
+    temperature = 1.0 if greedy else checks.positive_float("temperature", temperature)
     device = policy.device
     prompt_ids = prompt_ids.to(device)
-    B = prompt_ids.shape[0]
-    u = torch.rand(B, T, generator=generator).to(device)          # (B, T) uniforms, drawn up front
+    B, V = prompt_ids.shape[0], policy.vocab_size
+    u = torch.rand(B, T, V, generator=generator).clamp_(1e-20, 1.0).to(device)  # drawn up front
+    gumbel = -torch.log(-torch.log(u))                                         # (B, T, V)
     tokens = torch.full((B, T), PAD_ID, dtype=torch.long, device=device)
-    mask = torch.zeros(B, T, device=device)
-    logps = torch.zeros(B, T, device=device)
-    ents = torch.zeros(B, T, device=device)
+    scaled = torch.zeros(B, T, V, device=device)                               # logits / temperature
     finished = torch.zeros(B, dtype=torch.bool, device=device)
-    logits, state = policy.prefill(prompt_ids)                    # (B, V)
+    logits, state = policy.prefill(prompt_ids)                                 # (B, V)
     for t in range(T):
-        logp = F.log_softmax(logits.float() / (1.0 if greedy else temperature), -1)   # (B, V)
-        probs = logp.exp()
-        if greedy:
-            tok = logp.argmax(-1)
-        else:  # inverse CDF: the first token whose cumulative probability exceeds u
-            tok = torch.searchsorted(probs.cumsum(-1), u[:, t:t + 1].contiguous(), right=True).squeeze(1)
-            tok = tok.clamp_max(probs.shape[-1] - 1)
-        alive = ~finished
-        tokens[:, t] = torch.where(alive, tok, PAD_ID)
-        mask[:, t] = alive.float()
-        logps[:, t] = logp.gather(1, tok[:, None]).squeeze(1) * alive
-        ents[:, t] = -(probs * logp).nan_to_num().sum(-1) * alive
+        scaled[:, t] = logits.float() / temperature
+        tok = scaled[:, t].argmax(-1) if greedy else (scaled[:, t] + gumbel[:, t]).argmax(-1)
+        tokens[:, t] = tok.masked_fill(finished, PAD_ID)
         finished |= tok == EOS_ID
         if t + 1 == T or bool(finished.all()):
             break
         logits, state = policy.step(tokens[:, t], state)
+    mask = completion_mask(tokens)
+    logp = F.log_softmax(scaled, -1)                                           # (B, T, V)
+    old_logprobs = logp.gather(-1, tokens[..., None]).squeeze(-1) * mask
+    entropy = -(logp.exp() * logp).sum(-1) * mask
     values = None
     if policy.has_value:
         ids = torch.cat([prompt_ids, tokens[:, :-1]], 1)
         values = policy.values(ids)[:, prompt_ids.shape[1] - 1:] * mask
-    return Rollout(prompt_ids, tokens, mask, logps, ents, values)
+    return Rollout(prompt_ids, tokens, mask, old_logprobs, entropy, values)
 
 
 def token_logprobs(policy, prompt_ids: torch.Tensor, completion_ids: torch.Tensor, *,
@@ -101,11 +97,11 @@ def token_logprobs(policy, prompt_ids: torch.Tensor, completion_ids: torch.Tenso
     """
     P = prompt_ids.shape[1]
     ids = torch.cat([prompt_ids, completion_ids[:, :-1]], 1)       # (B, P + T - 1)
-    logits, values = policy.evaluate(ids)
-    logp = F.log_softmax(logits[:, P - 1:].float() / temperature, -1)   # (B, T, V)
+    logits, values = policy.evaluate(ids, start=P - 1)                # only positions that score completion tokens
+    logp = F.log_softmax(logits.float() / temperature, -1)             # (B, T, V)
     taken = logp.gather(-1, completion_ids[..., None]).squeeze(-1)      # (B, T)
     entropy = -(logp.exp() * logp).sum(-1)                              # (B, T)
-    return TokenOutputs(taken, entropy, None if values is None else values[:, P - 1:])
+    return TokenOutputs(taken, entropy, values)
 
 
 def completion_mask(completion_ids: torch.Tensor) -> torch.Tensor:

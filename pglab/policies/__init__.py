@@ -77,10 +77,12 @@ class Policy(nn.Module):
         """Next-token logits after every prefix of ``ids``: (B, L) -> (B, L, V)."""
         return self.lm_head(self.trunk(ids))
 
-    def evaluate(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, L, V) and values V(s) (B, L), or None without a value head."""
+    def evaluate(self, ids: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (B, L - start, V) and values V(s) (B, L - start) — or None without a value head —
+        for the prefixes ending at positions ``start`` … L-1 (the trunk still reads all of ``ids``)."""
         hidden = self.trunk(ids)
-        return self.lm_head(hidden), self._values(ids, hidden)
+        values = self._values(ids, hidden)
+        return self.lm_head(hidden[:, start:]), None if values is None else values[:, start:]
 
     def values(self, ids: torch.Tensor) -> torch.Tensor:
         """V(s) after every prefix, (B, L)."""
@@ -107,16 +109,22 @@ class Policy(nn.Module):
         return self.lm_head(hidden), state
 
 
+# Default widths give every kind a similar parameter count (~0.1 M at V = 8):
+# a GRU/LSTM with 128 hidden units, a 2-layer Transformer with d_model = 64.
+DEFAULT_HIDDEN = {"gru": 128, "lstm": 128, "transformer": 64}
+
+
 def make_policy(kind: str = "gru", vocab_size: int | None = None, *, embed_size: int = 64,
-                hidden_size: int = 128, value_head: str | None = None, n_layers: int = 2,
+                hidden_size: int | None = None, value_head: str | None = None, n_layers: int = 2,
                 n_heads: int = 4, max_len: int = 64, seed: int = 0,
                 device: str | torch.device = "cpu") -> Policy:
     """Build a policy; the same ``seed`` gives the same initial weights on every device.
 
     ``vocab_size`` is usually ``len(task.vocab)``; it may also be passed a
-    :class:`~pglab.tasks.base.Task`.
+    :class:`~pglab.tasks.base.Task`. ``hidden_size=None`` takes :data:`DEFAULT_HIDDEN`.
     """
     checks.choice("policy", kind, list(TRUNKS))
+    hidden_size = DEFAULT_HIDDEN[kind] if hidden_size is None else hidden_size
     if hasattr(vocab_size, "vocab"):
         vocab_size = len(vocab_size.vocab)
     spec = {"kind": kind,

@@ -31,6 +31,8 @@ class Task(ABC):
     name: str = "task"
     vocab: Vocab
     max_new_tokens: int
+    per_token: bool = False
+    """True when r_t depends only on tokens up to t (so it can be paid as each token arrives)."""
 
     @abstractmethod
     def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:

@@ -42,6 +42,7 @@ class TargetTask(Task):
         self.letter_ids = torch.tensor(self.vocab.encode(letters))
         self.sep_id = self.vocab.index["="]
         self.max_new_tokens = self.length + 1
+        self.per_token = self.reward_kind == "dense"  # r_t depends only on tokens up to t
 
     def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:
         n = checks.positive_int("n", n)

@@ -1,0 +1,32 @@
+# Two entry points (see README):  `make lab`  and  `make test`.
+# Both create ./.venv with Python 3.11 on first use and install requirements.txt + pglab.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test app benchmark setup clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)  ## set up, then open JupyterLab on the chapters
+	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+
+test: $(STAMP)  ## set up, then run the whole test suite (package, doctests, notebooks, browser)
+	$(BIN)/python -m pytest
+
+app: $(STAMP)  ## serve the live lab stand-alone with Voila
+	$(BIN)/voila notebooks/app.ipynb
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
