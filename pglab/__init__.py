@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from . import advantages, algos, checks, mle, policies, rewards, rollout, tasks, train, vocab
+from .algos.a2c import A2CConfig
 from .algos.reinforce import ReinforceConfig
 from .policies import make_policy, resolve_device
 from .rollout import Rollout, sample, token_logprobs
@@ -18,5 +19,5 @@ from .train import History
 __version__ = "0.1.0"
 
 __all__ = ["advantages", "algos", "checks", "mle", "policies", "rewards", "rollout", "tasks", "train",
-           "vocab", "ReinforceConfig", "make_policy", "resolve_device", "Rollout", "sample",
+           "vocab", "A2CConfig", "ReinforceConfig", "make_policy", "resolve_device", "Rollout", "sample",
            "token_logprobs", "make_task", "History"]

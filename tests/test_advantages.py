@@ -1,6 +1,8 @@
+import pytest
 import torch
 
-from pglab.advantages import BASELINES, BaselineInputs, masked_mean, reward_to_go, whiten
+from pglab.advantages import (BASELINES, BaselineInputs, explained_variance, gae, masked_mean, nstep_returns,
+                              reward_so_far, reward_to_go, total_return, whiten)
 
 R = torch.tensor([[1.0, 2.0, 3.0, 4.0],
                   [1.0, 0.0, 5.0, 9.0]])
@@ -23,27 +25,110 @@ def test_reward_to_go_gamma_one_sums_the_rest():
     assert torch.allclose(reward_to_go(R, M, 1.0), expected)
 
 
+def test_total_return_and_reward_so_far():
+    assert torch.equal(total_return(R, M), torch.tensor([[10.0] * 4, [6.0, 6.0, 6.0, 0.0]]))
+    assert torch.equal(reward_so_far(R, M), torch.tensor([[1.0, 3.0, 6.0, 10.0], [1.0, 1.0, 6.0, 0.0]]))
+
+
+V = torch.tensor([[0.5, 1.0, 2.0, 1.0],
+                  [2.0, 1.0, 3.0, 7.0]])
+
+
+def test_gae_hand_computed():
+    # row 1 (valid t=0..2), γ=0.5, λ=0.5: V(s_3)=0 past the end.
+    # δ2 = 5 + 0 − 3 = 2 ; δ1 = 0 + 0.5·3 − 1 = 0.5 ; δ0 = 1 + 0.5·1 − 2 = −0.5
+    # A2 = 2 ; A1 = 0.5 + 0.25·2 = 1.0 ; A0 = −0.5 + 0.25·1.0 = −0.25
+    a = gae(R, V, M, gamma=0.5, gae_lambda=0.5)
+    assert torch.allclose(a[1], torch.tensor([-0.25, 1.0, 2.0, 0.0]))
+
+
+def test_gae_lambda_one_is_monte_carlo_and_zero_is_td():
+    for gamma in (1.0, 0.9):
+        mc = (reward_to_go(R, M, gamma) - V) * M
+        assert torch.allclose(gae(R, V, M, gamma, 1.0), mc, atol=1e-6)
+        td = nstep_returns(R, V, M, gamma, n=1) - V * M
+        assert torch.allclose(gae(R, V, M, gamma, 0.0), td * M, atol=1e-6)
+
+
+def test_nstep_returns_by_hand_and_limits():
+    # row 0, γ=1, n=2: G0 = 1+2+V2 = 5, G1 = 2+3+V3 = 6, G2 = 3+4 = 7, G3 = 4
+    assert torch.allclose(nstep_returns(R, V, M, 1.0, 2)[0], torch.tensor([5.0, 6.0, 7.0, 4.0]))
+    assert torch.allclose(nstep_returns(R, V, M, 0.7, 4), reward_to_go(R, M, 0.7))
+
+
+def test_masks_respected_everywhere():
+    for a in (gae(R, V, M, 0.9, 0.8), nstep_returns(R, V, M, 0.9, 2), reward_to_go(R, M, 0.9)):
+        assert a[1, 3] == 0
+
+
 def test_batch_mean_baseline_per_position_over_valid_rows():
     G = reward_to_go(R, M, 1.0)
-    b = BASELINES["batch_mean"](BaselineInputs(G, M))
-    assert torch.allclose(b[:, 0], torch.tensor([8.0, 8.0]))
-    assert b[1, 3] == 0 and b[0, 3] == 4.0          # only row 0 is valid at t=3
+    a = BASELINES["batch_mean"](BaselineInputs(G, M))
+    assert torch.allclose(a[:, 0], torch.tensor([2.0, -2.0]))   # b_0 = (10 + 6) / 2
+    assert a[1, 3] == 0 and a[0, 3] == 0.0                       # only row 0 is valid at t=3: b_3 = 4
 
 
 def test_moving_average_uses_only_past_batches():
     state: dict = {}
-    G1, G2 = torch.ones(2, 4), 3 * torch.ones(2, 4)
-    ones = torch.ones(2, 4)
-    assert torch.equal(BASELINES["moving_average"](BaselineInputs(G1, ones, state)), torch.zeros(2, 4))
-    b2 = BASELINES["moving_average"](BaselineInputs(G2, ones, state, ema_decay=0.9))
-    assert torch.allclose(b2, torch.ones(2, 4))      # the first batch's mean, not this batch's
-    b3 = BASELINES["moving_average"](BaselineInputs(G2, ones, state, ema_decay=0.9))
-    assert torch.allclose(b3, torch.full((2, 4), 0.9 * 1 + 0.1 * 3))
+    G1, G2, ones = torch.ones(2, 4), 3 * torch.ones(2, 4), torch.ones(2, 4)
+    assert torch.equal(BASELINES["moving_average"](BaselineInputs(G1, ones, state)), G1)   # b = 0 at first
+    a2 = BASELINES["moving_average"](BaselineInputs(G2, ones, state, ema_decay=0.9))
+    assert torch.allclose(a2, G2 - 1)                    # the first batch's mean, not this batch's
+    a3 = BASELINES["moving_average"](BaselineInputs(G2, ones, state, ema_decay=0.9))
+    assert torch.allclose(a3, G2 - (0.9 * 1 + 0.1 * 3))
 
 
-def test_none_baseline_is_zero_and_whiten_respects_mask():
+def test_leave_one_out_equals_brute_force_loop():
+    g = torch.Generator().manual_seed(0)
+    B, T, K = 12, 5, 4
+    G = torch.randn(B, T, generator=g)
+    mask = (torch.arange(T) < torch.randint(1, T + 1, (B, 1), generator=g)).float()
+    a = BASELINES["leave_one_out"](BaselineInputs(G, mask, group_size=K))
+    expected = torch.zeros(B, T)
+    for i in range(B):
+        group = range(i // K * K, i // K * K + K)
+        for t in range(T):
+            if mask[i, t]:
+                others = [G[j, t] for j in group if j != i and mask[j, t]]
+                b = sum(others) / len(others) if others else 0.0
+                expected[i, t] = G[i, t] - b
+    assert torch.allclose(a, expected, atol=1e-6)
+
+
+def test_group_norm_zero_variance_group_gives_zero_not_nan():
+    G = torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0], [2.0, 2.0]])
+    a = BASELINES["group_norm"](BaselineInputs(G, torch.ones(4, 2), group_size=2))
+    assert torch.isfinite(a).all()
+    assert torch.equal(a[:2], torch.zeros(2, 2))
+    assert torch.allclose(a[2:], torch.tensor([[-1.0, -1.0], [1.0, 1.0]]), atol=1e-4)
+
+
+def test_group_baselines_reject_bad_group_sizes():
+    with pytest.raises(ValueError, match="group_size must be >= 2"):
+        BASELINES["leave_one_out"](BaselineInputs(R, M, group_size=1))
+    with pytest.raises(ValueError, match="divide the batch size 2, got 3"):
+        BASELINES["group_norm"](BaselineInputs(R, M, group_size=3))
+
+
+def test_greedy_and_value_baselines_subtract_their_reference():
+    G = reward_to_go(R, M)
+    greedy = torch.full_like(G, 1.0) * M
+    assert torch.equal(BASELINES["greedy"](BaselineInputs(G, M, greedy_returns=greedy)), (G - 1.0) * M)
+    assert torch.equal(BASELINES["value"](BaselineInputs(G, M, values=V)), (G - V) * M)
+    with pytest.raises(ValueError, match="value head"):
+        BASELINES["value"](BaselineInputs(G, M))
+
+
+def test_none_baseline_is_the_return_and_whiten_respects_mask():
     G = reward_to_go(R, M, 1.0)
-    assert torch.equal(BASELINES["none"](BaselineInputs(G, M)), torch.zeros_like(G))
+    assert torch.equal(BASELINES["none"](BaselineInputs(G, M)), G)
     w = whiten(G, M)
     assert w[1, 3] == 0
     assert abs(masked_mean(w, M).item()) < 1e-6
+
+
+def test_explained_variance():
+    y = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    m = torch.ones(1, 4)
+    assert explained_variance(y, y, m) == pytest.approx(1.0)
+    assert explained_variance(torch.full_like(y, 2.5), y, m) == pytest.approx(0.0)

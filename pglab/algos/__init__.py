@@ -5,9 +5,10 @@
 """
 from __future__ import annotations
 
-from . import reinforce
+from . import a2c, reinforce
 from .common import NonFiniteError, apply_update
 
-ALGOS = {"reinforce": (reinforce.ReinforceConfig, reinforce.step)}
+ALGOS = {"reinforce": (reinforce.ReinforceConfig, reinforce.step),
+         "a2c": (a2c.A2CConfig, a2c.step)}
 
-__all__ = ["ALGOS", "NonFiniteError", "apply_update", "reinforce"]
+__all__ = ["ALGOS", "NonFiniteError", "apply_update", "a2c", "reinforce"]

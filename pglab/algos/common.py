@@ -1,4 +1,4 @@
-"""Pieces every algorithm shares: the guarded optimizer update and batch statistics."""
+"""Pieces every algorithm shares: grouped prompts, baseline inputs, the guarded update, stats."""
 from __future__ import annotations
 
 import math
@@ -6,11 +6,48 @@ from collections.abc import Iterable
 
 import torch
 
-from ..advantages import masked_mean, masked_std
+from ..advantages import BASELINES, BaselineInputs, masked_mean, masked_std
+from ..rollout import Rollout, sample
 
 
 class NonFiniteError(FloatingPointError):
     """Raised when a loss or gradient is NaN/inf; parameters are left untouched."""
+
+
+def grouped_prompts(task, batch_size: int, group_size: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch_size // group_size`` prompts, each repeated ``group_size`` times in a row (B, P)."""
+    prompts = task.sample_prompts(batch_size // group_size, generator)
+    return prompts.repeat_interleave(group_size, dim=0)
+
+
+def baseline_inputs(baseline: str, policy, task, rollout: Rollout, returns: torch.Tensor,
+                    returns_fn, gamma: float, group_size: int, state: dict,
+                    generator: torch.Generator) -> BaselineInputs:
+    """Collect what baseline ``baseline`` needs (its ``needs`` attribute), nothing more."""
+    needs = getattr(BASELINES[baseline], "needs", ())
+    greedy_returns = None
+    if "greedy" in needs:
+        g = sample(policy, rollout.prompt_ids, rollout.mask.shape[1], generator=generator, greedy=True)
+        g_rewards = task.reward(rollout.prompt_ids, g.completion_ids, g.mask).to(returns.device)
+        greedy_returns = returns_fn(g_rewards, g.mask, gamma)
+    if "values" in needs and rollout.values is None:
+        raise ValueError(f"baseline {baseline!r} needs a policy with a value head "
+                         "(make_policy(..., value_head='shared' or 'separate'))")
+    return BaselineInputs(returns, rollout.mask, state, values=rollout.values,
+                          greedy_returns=greedy_returns, group_size=group_size)
+
+
+def check_group_size(baseline: str, batch_size: int, group_size: int) -> None:
+    """Group baselines need K >= 2 samples per prompt, and K must divide the batch."""
+    if batch_size % group_size:
+        raise ValueError(f"group_size must divide batch_size={batch_size}, got {group_size}")
+    if "groups" in getattr(BASELINES[baseline], "needs", ()) and group_size < 2:
+        raise ValueError(f"baseline {baseline!r} needs group_size >= 2 samples per prompt, got {group_size}")
+
+
+def value_loss(values: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """½ · mean over valid tokens of (V(s_t) − target_t)², target held fixed (a regression)."""
+    return 0.5 * masked_mean((values - targets.detach()) ** 2, mask)
 
 
 def apply_update(optimizer: torch.optim.Optimizer, loss: torch.Tensor,

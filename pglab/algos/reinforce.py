@@ -14,9 +14,13 @@ Choices and deviations, in order of appearance:
    sequences less and estimate a different gradient).
 2. γ < 1 estimates the gradient of a discounted objective, not of J itself —
    a bias traded for variance (chapter 05 measures it).
-3. Advantage normalisation (optional) and the entropy bonus are stabilisers
+3. Group baselines (leave-one-out, group_norm) draw ``batch_size / group_size``
+   prompts and sample each ``group_size`` times.
+4. With a value head, the critic regresses on the Monte Carlo return G_t
+   (``value_coef``), so ``baseline="value"`` is REINFORCE with a learned baseline.
+5. Advantage normalisation (optional) and the entropy bonus are stabilisers
    outside the theorem; both are off by default.
-4. Log-probs are recomputed in one teacher-forced pass rather than kept from
+6. Log-probs are recomputed in one teacher-forced pass rather than kept from
    sampling (same values, less memory, faster).
 """
 from __future__ import annotations
@@ -26,9 +30,10 @@ from dataclasses import dataclass
 import torch
 
 from .. import checks
-from ..advantages import BASELINES, BaselineInputs, reward_to_go, whiten
+from ..advantages import BASELINES, reward_to_go, whiten
 from ..rollout import sample, token_logprobs
-from .common import apply_update, rollout_stats
+from .common import (apply_update, baseline_inputs, check_group_size, grouped_prompts, rollout_stats,
+                     value_loss)
 
 
 @dataclass
@@ -40,10 +45,14 @@ class ReinforceConfig:
     """Discount γ in [0, 1]; 1 estimates the gradient of the undiscounted objective."""
     baseline: str = "batch_mean"
     """Name of a baseline in ``pglab.advantages.BASELINES``."""
+    group_size: int = 1
+    """Samples per prompt (K); leave_one_out and group_norm need K >= 2."""
     normalize_advantages: bool = False
     """Whiten advantages over the batch (mean 0, std 1) before the loss."""
     entropy_coef: float = 0.0
     """c_H ≥ 0, weight of the entropy bonus that keeps the policy exploring."""
+    value_coef: float = 0.5
+    """c_v ≥ 0, weight of the critic's regression loss (only with a value head)."""
     max_grad_norm: float | None = 1.0
     """Clip the global gradient norm to this value (None: no clipping)."""
     temperature: float = 1.0
@@ -53,7 +62,10 @@ class ReinforceConfig:
         self.batch_size = checks.positive_int("batch_size", self.batch_size)
         self.gamma = checks.unit_interval("gamma", self.gamma)
         checks.choice("baseline", self.baseline, list(BASELINES))
+        self.group_size = checks.positive_int("group_size", self.group_size)
+        check_group_size(self.baseline, self.batch_size, self.group_size)
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
+        self.value_coef = checks.non_negative_float("value_coef", self.value_coef)
         if self.max_grad_norm is not None:
             self.max_grad_norm = checks.positive_float("max_grad_norm", self.max_grad_norm)
         self.temperature = checks.positive_float("temperature", self.temperature)
@@ -65,27 +77,33 @@ def loss(logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
     policy_loss = -(advantages.detach() * logprobs * mask).sum(1).mean()       # Eq. (3.5)
     mean_entropy = (entropy * mask).sum() / mask.sum().clamp_min(1.0)
     total = policy_loss - entropy_coef * mean_entropy
-    return total, {"loss/policy": policy_loss.item(), "loss/total": total.item()}
+    return total, {"loss/policy": policy_loss.item()}
 
 
 def step(policy, optimizer: torch.optim.Optimizer, task, config: ReinforceConfig,
          generator: torch.Generator, state: dict) -> dict[str, float]:
     """One REINFORCE update; returns its statistics."""
     # 1. sample
-    prompts = task.sample_prompts(config.batch_size, generator).to(policy.device)
+    prompts = grouped_prompts(task, config.batch_size, config.group_size, generator).to(policy.device)
     ro = sample(policy, prompts, task.max_new_tokens, generator=generator, temperature=config.temperature)
     # 2. rewards
     rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)       # (B, T)
     # 3. advantages
     returns = reward_to_go(rewards, ro.mask, config.gamma)                            # Eq. (3.3)
-    baseline = BASELINES[config.baseline](BaselineInputs(returns, ro.mask, state))
-    advantages = (returns - baseline) * ro.mask                                        # Eq. (3.4)
+    inputs = baseline_inputs(config.baseline, policy, task, ro, returns, reward_to_go, config.gamma,
+                             config.group_size, state, generator)
+    advantages = BASELINES[config.baseline](inputs)                                    # Eq. (3.4)
     if config.normalize_advantages:
         advantages = whiten(advantages, ro.mask)
     # 4. loss
     out = token_logprobs(policy, prompts, ro.completion_ids, temperature=config.temperature)
     total, stats = loss(out.logprobs, advantages, ro.mask, out.entropy, config.entropy_coef)
+    if out.values is not None:                     # critic regresses on the Monte Carlo return
+        v_loss = value_loss(out.values, returns, ro.mask)
+        total = total + config.value_coef * v_loss
+        stats["loss/value"] = v_loss.item()
     # 5. update
     grad_norm = apply_update(optimizer, total, policy.parameters(), config.max_grad_norm)
     # 6. stats
-    return {**rollout_stats(rewards, advantages, ro.mask, out.entropy), **stats, "grad_norm": grad_norm}
+    return {**rollout_stats(rewards, advantages, ro.mask, out.entropy), **stats,
+            "loss/total": total.item(), "grad_norm": grad_norm}

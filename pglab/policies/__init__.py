@@ -24,6 +24,7 @@ from .transformer import TransformerTrunk
 
 TRUNKS: dict[str, type[nn.Module]] = {"gru": GRUTrunk, "lstm": LSTMTrunk, "transformer": TransformerTrunk}
 VALUE_HEADS = (None, "shared", "separate")
+CRITIC_PREFIXES = ("critic_trunk.", "v_head.")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -66,6 +67,14 @@ class Policy(nn.Module):
     @property
     def has_value(self) -> bool:
         return self.v_head is not None
+
+    def actor_parameters(self) -> dict[str, nn.Parameter]:
+        """The policy's own parameters: all but a separate critic trunk and the value head."""
+        return {n: p for n, p in self.named_parameters() if not n.startswith(CRITIC_PREFIXES)}
+
+    def critic_parameters(self) -> dict[str, nn.Parameter]:
+        """Parameters that only the value estimate uses (a shared trunk belongs to the actor)."""
+        return {n: p for n, p in self.named_parameters() if n.startswith(CRITIC_PREFIXES)}
 
     def set_fused(self, fused: bool) -> None:
         """Fused recurrent kernels (fast) or the unrolled loop (vmappable by torch.func)."""

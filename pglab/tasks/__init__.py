@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import checks
-from .base import RewardSum, Task, at_last_token
+from .base import FixedPrompts, RewardSum, Task, at_last_token
 from .fluency import FluencyTask
 from .target import TargetTask
 from .translation import TranslationTask
@@ -34,5 +34,5 @@ def make_task(name: str = DEFAULT_TASK, **kwargs) -> Task:
     return TASKS[checks.choice("task", name, list(TASKS))](**kwargs)
 
 
-__all__ = ["TASKS", "DEFAULT_TASK", "make_task", "Task", "RewardSum", "at_last_token",
+__all__ = ["TASKS", "DEFAULT_TASK", "make_task", "Task", "FixedPrompts", "RewardSum", "at_last_token",
            "TargetTask", "TranslationTask", "FluencyTask"]

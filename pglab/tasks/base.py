@@ -74,3 +74,19 @@ class RewardSum(Task):
         return (self.base.reward(prompt_ids, completion_ids, mask)
                 + self.coef * self.extra(prompt_ids, completion_ids, mask))
 
+
+
+class FixedPrompts(Task):
+    """A task restricted to a fixed list of prompts, drawn uniformly — so that the
+    prompt distribution, too, can be enumerated exactly (see :mod:`pglab.exact`)."""
+
+    def __init__(self, base: Task, prompts: torch.Tensor) -> None:
+        self.base, self.prompts = base, prompts
+        self.name, self.vocab, self.max_new_tokens = base.name, base.vocab, base.max_new_tokens
+        self.per_token = base.per_token
+
+    def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self.prompts[torch.randint(len(self.prompts), (n,), generator=generator)]
+
+    def reward(self, prompt_ids, completion_ids, mask):
+        return self.base.reward(prompt_ids, completion_ids, mask)
