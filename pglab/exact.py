@@ -15,6 +15,7 @@ Enumeration is refused above :data:`MAX_SEQUENCES` = 2¹⁸ candidate sequences
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import torch
 
@@ -87,3 +88,28 @@ def gradient(policy, task, prompts: torch.Tensor, gamma: float = 1.0,
     flat = torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten()
                       for p, g in zip(params.values(), grads)])
     return J.item(), flat
+
+
+@dataclass
+class TinyProblem:
+    """A problem small enough to enumerate: a task on fixed prompts and a small policy."""
+    task: object
+    prompts: torch.Tensor
+    policy: torch.nn.Module
+
+    def gradient(self, gamma: float = 1.0) -> tuple[float, torch.Tensor]:
+        """(J, ∇J) of the current policy."""
+        return gradient(self.policy, self.task, self.prompts, gamma)
+
+
+def tiny_problem(*, task: str = "copy", length: int = 3, n_prompts: int = 2, kind: str = "gru",
+                 hidden_size: int = 16, value_head: str | None = "separate", seed: int = 0) -> TinyProblem:
+    """The default tiny problem: copy 3 of 4 letters (V = 8, T = 4) from 2 fixed prompts,
+    a GRU with 16 hidden units and a separate critic. ``length=4`` gives V = 8, T = 5."""
+    from .policies import make_policy
+    from .tasks import FixedPrompts, make_task
+    base = make_task(task, length=length)
+    prompts = base.sample_prompts(n_prompts, torch.Generator().manual_seed(seed))
+    policy = make_policy(kind, len(base.vocab), hidden_size=hidden_size, embed_size=8,
+                         value_head=value_head, seed=seed)
+    return TinyProblem(FixedPrompts(base, prompts), prompts, policy)

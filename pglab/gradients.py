@@ -33,7 +33,7 @@ from torch.func import functional_call, grad, vmap
 from . import checks
 from .advantages import BASELINES, RETURNS, gae
 from .algos.common import baseline_inputs, check_group_size, grouped_prompts
-from .rollout import sample
+from .rollout import sample, token_logprobs
 
 
 def policy_parameters(policy) -> dict[str, torch.nn.Parameter]:
@@ -111,27 +111,28 @@ def per_sample_gradients(policy, prompts: torch.Tensor, completions: torch.Tenso
     """∇_θ Σ_t w_{n,t} log π_θ(a_{n,t}|s_{n,t}) for every sample n, flattened: (N, P_θ).
 
     ``method="vmap"`` vectorises with torch.func; ``"loop"`` is the plain
-    one-sample-at-a-time reference (also the fallback if vmap fails).
+    reference — one ``torch.autograd.grad`` per sample — and the fallback if vmap fails.
     """
     checks.choice("method", method, ["vmap", "loop"])
-    params = {n: p.detach() for n, p in policy_parameters(policy).items()}
-    f = lambda p, x, y, w: _weighted_logprob(policy, p, x, y, w)  # noqa: E731
-    policy.set_fused(False)                          # the fused RNN kernels do not vmap
-    try:
-        if method == "vmap":
-            try:
-                g = vmap(grad(f), in_dims=(None, 0, 0, 0), chunk_size=chunk_size)(
-                    params, prompts, completions, weights)
-                return torch.cat([g[n].flatten(1) for n in params], 1)
-            except Exception as err:  # pragma: no cover - depends on torch internals
-                warnings.warn(f"vmap failed ({err}); falling back to a loop", stacklevel=2)
-        rows = []
-        for x, y, w in zip(prompts, completions, weights):
-            g = grad(f)(params, x, y, w)
-            rows.append(torch.cat([g[n].flatten() for n in params]))
-        return torch.stack(rows)
-    finally:
-        policy.set_fused(True)
+    params = policy_parameters(policy)
+    if method == "vmap":
+        detached = {n: p.detach() for n, p in params.items()}
+        f = lambda p, x, y, w: _weighted_logprob(policy, p, x, y, w)  # noqa: E731
+        policy.set_fused(False)                      # the fused RNN kernels do not vmap
+        try:
+            g = vmap(grad(f), in_dims=(None, 0, 0, 0), chunk_size=chunk_size)(detached, prompts, completions, weights)
+            return torch.cat([g[n].flatten(1) for n in params], 1)
+        except Exception as err:  # pragma: no cover - depends on torch internals
+            warnings.warn(f"vmap failed ({err}); falling back to a loop", stacklevel=2)
+        finally:
+            policy.set_fused(True)
+    rows = []
+    for x, y, w in zip(prompts, completions, weights):
+        logprobs = token_logprobs(policy, x[None], y[None]).logprobs[0]
+        g = torch.autograd.grad((w * logprobs).sum(), list(params.values()), allow_unused=True)
+        rows.append(torch.cat([torch.zeros_like(p).flatten() if gi is None else gi.flatten()
+                               for p, gi in zip(params.values(), g)]))
+    return torch.stack(rows)
 
 
 def batch_gradients(policy, task, est: Estimator | str, *, batch_size: int = 16, n_batches: int = 200,
@@ -206,10 +207,10 @@ def bonferroni_threshold(k: int, alpha: float = 1e-3) -> float:
 
 def format_table(reports: list[GradientReport]) -> str:
     """A plain-text table, one row per estimator, values ± standard error."""
-    head = f"{'estimator':<16}{'bias':>18}{'noise floor':>13}{'variance':>22}{'SNR':>18}{'cosine':>18}"
+    head = f"{'estimator':<20}{'bias':>18}{'noise floor':>13}{'variance':>22}{'SNR':>18}{'cosine':>18}"
     lines = [head, "-" * len(head)]
     for r in reports:
-        lines.append(f"{r.name:<16}{r.bias:>10.4f} ± {r.bias_se:<6.4f}{r.noise_floor:>12.4f} "
+        lines.append(f"{r.name:<20}{r.bias:>10.4f} ± {r.bias_se:<6.4f}{r.noise_floor:>12.4f} "
                      f"{r.variance:>12.4g} ± {r.variance_se:<8.2g}{r.snr:>9.3f} ± {r.snr_se:<6.3f}"
                      f"{r.cosine:>9.3f} ± {r.cosine_se:<6.3f}")
     return "\n".join(lines)

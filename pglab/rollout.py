@@ -98,7 +98,9 @@ def token_logprobs(policy, prompt_ids: torch.Tensor, completion_ids: torch.Tenso
     P = prompt_ids.shape[1]
     ids = torch.cat([prompt_ids, completion_ids[:, :-1]], 1)       # (B, P + T - 1)
     logits, values = policy.evaluate(ids, start=P - 1)                # only positions that score completion tokens
-    logp = F.log_softmax(logits.float() / temperature, -1)             # (B, T, V)
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()                                         # log-softmax in at least fp32
+    logp = F.log_softmax(logits / temperature, -1)                      # (B, T, V)
     taken = logp.gather(-1, completion_ids[..., None]).squeeze(-1)      # (B, T)
     entropy = -(logp.exp() * logp).sum(-1)                              # (B, T)
     return TokenOutputs(taken, entropy, values)
