@@ -69,6 +69,55 @@ def objective(policy, task, prompts: torch.Tensor, gamma: float = 1.0) -> torch.
     return total / len(prompts)
 
 
+def score_function_gradient(policy, task, prompts: torch.Tensor,
+                            params: dict[str, torch.nn.Parameter] | None = None) -> torch.Tensor:
+    """E_τ[∇ log p_θ(τ) R(τ)] computed exactly — the right-hand side of the policy gradient
+    theorem. Equal to :func:`gradient` (the left-hand side) up to rounding."""
+    params = params or policy.actor_parameters()
+    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
+    device, total = policy.device, 0.0
+    ids, mask = ids.to(device), mask.to(device)
+    for prompt in prompts.to(device):
+        p_rows = prompt.expand(len(ids), -1)
+        seq_logp = (token_logprobs(policy, p_rows, ids).logprobs * mask).sum(1)
+        with torch.no_grad():
+            weight = seq_logp.exp() * sequence_returns(task.reward(p_rows, ids, mask).to(device), mask)
+        total = total + (weight * seq_logp).sum()                 # Σ_τ p(τ) R(τ) log p_θ(τ), p held fixed
+    return _flat_grad(total / len(prompts), params)
+
+
+def gradient_inside_expectation(policy, task, prompts: torch.Tensor,
+                                params: dict[str, torch.nn.Parameter] | None = None) -> torch.Tensor:
+    """The popular wrong step: ∇ E_{τ∼p_θ}[R] "=" E_{τ∼p_θ}[∇R(τ)], treating the sampling
+    distribution as if it did not depend on θ. R(τ) has no θ in it, so this is the
+    zero vector — whatever the true gradient is."""
+    params = params or policy.actor_parameters()
+    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
+    device = policy.device
+    with torch.no_grad():
+        p = torch.stack([(token_logprobs(policy, q.expand(len(ids), -1), ids.to(device)).logprobs
+                          * mask.to(device)).sum(1).exp() for q in prompts.to(device)])
+    total = sum((p[i] * sequence_returns(task.reward(q.expand(len(ids), -1), ids.to(device), mask.to(device)),
+                                          mask.to(device))).sum() for i, q in enumerate(prompts.to(device)))
+    return _flat_grad(torch.as_tensor(total, dtype=torch.float32) / len(prompts), params)
+
+
+def expected_score(policy, prefix: torch.Tensor) -> torch.Tensor:
+    """E_{a∼π(·|s)}[∇ log π_θ(a|s)] at state ``prefix`` (P,), flattened — zero by the
+    expected-grad-log-prob lemma: Σ_a π ∇ log π = Σ_a ∇π = ∇ 1 = 0."""
+    params = policy.actor_parameters()
+    logp = torch.log_softmax(policy(prefix[None].to(policy.device))[0, -1], -1)   # (V,)
+    return _flat_grad((logp.exp().detach() * logp).sum(), params)
+
+
+def _flat_grad(value: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> torch.Tensor:
+    ps = list(params.values())
+    if not value.requires_grad:
+        return torch.cat([torch.zeros_like(p).flatten() for p in ps])
+    grads = torch.autograd.grad(value, ps, allow_unused=True)
+    return torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten() for p, g in zip(ps, grads)])
+
+
 def total_probability(policy, task, prompt: torch.Tensor) -> float:
     """Σ_τ p_θ(τ | prompt) over the enumeration — 1 up to rounding (a self-check)."""
     ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
@@ -81,13 +130,9 @@ def gradient(policy, task, prompts: torch.Tensor, gamma: float = 1.0,
              params: dict[str, torch.nn.Parameter] | None = None) -> tuple[float, torch.Tensor]:
     """(J(θ), ∇J(θ)) with the gradient flattened over ``params`` (default: the policy's own,
     i.e. everything except a separate critic and the value head)."""
-    from .gradients import policy_parameters
-    params = params or policy_parameters(policy)
+    params = params or policy.actor_parameters()
     J = objective(policy, task, prompts, gamma)
-    grads = torch.autograd.grad(J, list(params.values()), allow_unused=True)
-    flat = torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten()
-                      for p, g in zip(params.values(), grads)])
-    return J.item(), flat
+    return J.item(), _flat_grad(J, params)
 
 
 @dataclass

@@ -5,7 +5,7 @@ so they are safe to render from a worker thread and never open a window.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +29,67 @@ def smooth(values: list[float], window: int) -> np.ndarray:
 def reward_curves(histories: Mapping[str, History], *, key: str = "reward/mean", window: int = 10,
                   title: str = "Mean episode reward", ylabel: str = "reward per completion") -> Figure:
     """One line per run: the raw statistic (faint) and its moving average."""
-    fig = Figure(figsize=(7, 4), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, (ax,) = _figure()
     for i, (name, history) in enumerate(histories.items()):
         y = history[key]
         color = f"C{i}"
         ax.plot(y, color=color, alpha=0.25, linewidth=1)
         ax.plot(smooth(y, window), color=color, linewidth=2, label=f"{name} ({window}-step mean)")
-    ax.set_xlabel("update step")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+    ax.set(xlabel="update step", ylabel=ylabel, title=title)
     ax.legend(loc="lower right")
+    return fig
+
+
+def _figure(ncols: int = 1, width: float = 7.0, height: float = 4.0):
+    fig = Figure(figsize=(width, height), layout="constrained", facecolor="white")
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return fig, axes
+
+
+def curves_with_band(runs: Mapping[str, Sequence[History]], *, key: str = "reward/mean", window: int = 10,
+                     title: str = "Mean episode reward over seeds",
+                     ylabel: str = "reward per completion") -> Figure:
+    """Mean over seeds (smoothed) with a band of ±1 standard deviation across seeds."""
+    fig, (ax,) = _figure()
+    for i, (name, histories) in enumerate(runs.items()):
+        n = min(len(h) for h in histories)
+        ys = np.stack([smooth(h[key][:n], window) for h in histories])     # (seeds, steps)
+        mean, std = ys.mean(0), ys.std(0)
+        ax.plot(mean, color=f"C{i}", linewidth=2, label=f"{name} (mean of {len(histories)} seeds)")
+        ax.fill_between(np.arange(n), mean - std, mean + std, color=f"C{i}", alpha=0.2)
+    ax.set(xlabel="update step", ylabel=ylabel, title=title)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def estimator_bars(reports: Sequence, title: str = "Gradient estimators against the exact gradient") -> Figure:
+    """Total variance (log scale) and cosine to ∇J per estimator, with standard errors."""
+    fig, (ax_v, ax_c) = _figure(2, width=11, height=4.2)
+    names = [r.name for r in reports]
+    y = np.arange(len(names))
+    ax_v.barh(y, [r.variance for r in reports], xerr=[r.variance_se for r in reports], color="C0")
+    ax_v.set(xscale="log", xlabel="total variance of one batch gradient, tr Cov[ĝ]", title="variance (lower is better)")
+    ax_c.barh(y, [r.cosine for r in reports], xerr=[r.cosine_se for r in reports], color="C2")
+    ax_c.set(xlabel="mean cos(ĝ, ∇J) over batches", xlim=(0, 1), title="alignment (higher is better)")
+    for ax in (ax_v, ax_c):
+        ax.set_yticks(y, names)
+        ax.invert_yaxis()
+    ax_c.tick_params(labelleft=False)
+    fig.suptitle(title)
+    return fig
+
+
+def sweep(x: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, xlabel: str,
+          ylabel: str, title: str, logy: bool = False) -> Figure:
+    """Lines with error bars: ``series[name] = (values, standard_errors)`` over ``x``."""
+    fig, (ax,) = _figure()
+    for i, (name, (values, errors)) in enumerate(series.items()):
+        ax.errorbar(x, values, yerr=errors, marker="o", capsize=3, color=f"C{i}", label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, yscale="log" if logy else "linear")
+    ax.legend()
     return fig
 
 

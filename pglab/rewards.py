@@ -58,6 +58,19 @@ def sentence_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> torch
 METRICS = {"bleu": sentence_bleu, "chrf": sentence_chrf}
 
 
+def distinct_n(texts: Sequence[str], n: int = 2) -> float:
+    """Distinct-n: unique n-grams / all n-grams over a set of texts (1 = no repetition).
+
+    A policy that games its reward by saying the same safe thing again and again
+    scores near 0.
+
+    >>> distinct_n(["a b c", "a b c"], 2)
+    0.5
+    """
+    grams = [tuple(w[i:i + n]) for w in (t.split() for t in texts) for i in range(len(w) - n + 1)]
+    return len(set(grams)) / max(1, len(grams))
+
+
 class FluencyReward:
     """Length-normalised log-likelihood of a completion under a frozen reference LM.
 

@@ -64,9 +64,11 @@ def write_csv(path: str | Path, histories: dict[str, History]) -> None:
 def train(policy: Policy, task, algo: str = "reinforce", config: Any = None, *, steps: int = 100,
           lr: float = 1e-3, seed: int = 0, callbacks: Sequence[Callback] = (),
           stop_event: threading.Event | None = None,
-          optimizer: torch.optim.Optimizer | None = None, history: History | None = None) -> History:
+          optimizer: torch.optim.Optimizer | None = None, history: History | None = None,
+          reference: Policy | None = None) -> History:
     """Train ``policy`` on ``task`` with algorithm ``algo`` for ``steps`` updates.
 
+    ``reference`` is a frozen policy for the KL penalty (``kl_coef`` > 0).
     Raises :class:`~pglab.algos.NonFiniteError` (with ``.history`` attached) if a
     loss or gradient turns non-finite; the parameters then hold their last finite values.
     """
@@ -78,7 +80,7 @@ def train(policy: Policy, task, algo: str = "reinforce", config: Any = None, *, 
     optimizer = optimizer or torch.optim.Adam(policy.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     history = history if history is not None else History()
-    state: dict = {}
+    state: dict = {} if reference is None else {"reference": reference.eval().requires_grad_(False)}
     for i in range(steps):
         if stop_event is not None and stop_event.is_set():
             history.stop_reason = "stopped by request"

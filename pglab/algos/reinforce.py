@@ -20,7 +20,9 @@ Choices and deviations, in order of appearance:
    (``value_coef``), so ``baseline="value"`` is REINFORCE with a learned baseline.
 5. Advantage normalisation (optional) and the entropy bonus are stabilisers
    outside the theorem; both are off by default.
-6. Log-probs are recomputed in one teacher-forced pass rather than kept from
+6. ``kl_coef`` > 0 subtracts β·(log π − log π_ref) from each token's reward
+   (Eq. 6.2), the penalty that keeps a policy from gaming a learned reward.
+7. Log-probs are recomputed in one teacher-forced pass rather than kept from
    sampling (same values, less memory, faster).
 """
 from __future__ import annotations
@@ -53,6 +55,8 @@ class ReinforceConfig:
     """c_H ≥ 0, weight of the entropy bonus that keeps the policy exploring."""
     value_coef: float = 0.5
     """c_v ≥ 0, weight of the critic's regression loss (only with a value head)."""
+    kl_coef: float = 0.0
+    """β ≥ 0: per-token penalty β·(log π − log π_ref) against ``train(..., reference=...)``."""
     max_grad_norm: float | None = 1.0
     """Clip the global gradient norm to this value (None: no clipping)."""
     temperature: float = 1.0
@@ -66,6 +70,7 @@ class ReinforceConfig:
         check_group_size(self.baseline, self.batch_size, self.group_size)
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
         self.value_coef = checks.non_negative_float("value_coef", self.value_coef)
+        self.kl_coef = checks.non_negative_float("kl_coef", self.kl_coef)
         if self.max_grad_norm is not None:
             self.max_grad_norm = checks.positive_float("max_grad_norm", self.max_grad_norm)
         self.temperature = checks.positive_float("temperature", self.temperature)
@@ -87,7 +92,9 @@ def step(policy, optimizer: torch.optim.Optimizer, task, config: ReinforceConfig
     prompts = grouped_prompts(task, config.batch_size, config.group_size, generator).to(policy.device)
     ro = sample(policy, prompts, task.max_new_tokens, generator=generator, temperature=config.temperature)
     # 2. rewards
-    rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)       # (B, T)
+    task_rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)  # (B, T)
+    kl = kl_to_reference(state, prompts, ro) if config.kl_coef > 0 else torch.zeros_like(task_rewards)
+    rewards = task_rewards - config.kl_coef * kl                                       # Eq. (6.2)
     # 3. advantages
     returns = reward_to_go(rewards, ro.mask, config.gamma)                            # Eq. (3.3)
     inputs = baseline_inputs(config.baseline, policy, task, ro, returns, reward_to_go, config.gamma,
@@ -105,5 +112,20 @@ def step(policy, optimizer: torch.optim.Optimizer, task, config: ReinforceConfig
     # 5. update
     grad_norm = apply_update(optimizer, total, policy.parameters(), config.max_grad_norm)
     # 6. stats
-    return {**rollout_stats(rewards, advantages, ro.mask, out.entropy), **stats,
-            "loss/total": total.item(), "grad_norm": grad_norm}
+    return {**rollout_stats(task_rewards, advantages, ro.mask, out.entropy), **stats,
+            "loss/total": total.item(), "grad_norm": grad_norm, "kl": kl.sum(1).mean().item()}
+
+
+def kl_to_reference(state: dict, prompts: torch.Tensor, ro) -> torch.Tensor:
+    """Per-token log π(a_t|s_t) − log π_ref(a_t|s_t) of the sampled tokens (B, T), no grad.
+
+    Its expectation under π is KL(π ‖ π_ref) summed over the completion; as a
+    reward penalty it keeps the policy near a reference it may otherwise exploit.
+    """
+    reference = state.get("reference")
+    if reference is None:
+        raise ValueError("kl_coef > 0 needs a reference policy: train(..., reference=ref_policy)")
+    with torch.no_grad():
+        ref_logprobs = token_logprobs(reference, prompts.to(reference.device),
+                                      ro.completion_ids.to(reference.device)).logprobs.to(prompts.device)
+    return (ro.old_logprobs - ref_logprobs) * ro.mask

@@ -5,6 +5,7 @@
 | ``copy`` / ``copy-sparse`` | ``<bos> c a b =`` → ``c a b`` | per-token match (dense) or its sum at the end (sparse) |
 | ``reverse`` / ``reverse-sparse`` | ``<bos> c a b =`` → ``b a c`` | same |
 | ``translate`` / ``translate-chrf`` | toy English → toy target language | sentence BLEU / chrF (sacrebleu) |
+| ``dialogue`` | ``<bos> i like a cat =`` → ``why do you like a cat`` | sentence chrF (sacrebleu) |
 | ``fluency`` | ``<bos> the`` → rest of a sentence | log-likelihood under a frozen reference LM |
 """
 from __future__ import annotations
@@ -13,7 +14,9 @@ from collections.abc import Callable
 
 from .. import checks
 from .base import FixedPrompts, RewardSum, Task, at_last_token
+from .dialogue import DialogueTask
 from .fluency import FluencyTask
+from .pairs import PairTask
 from .target import TargetTask
 from .translation import TranslationTask
 
@@ -24,6 +27,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "reverse-sparse": lambda **kw: TargetTask("reverse", reward="sparse", **kw),
     "translate": lambda **kw: TranslationTask(metric="bleu", **kw),
     "translate-chrf": lambda **kw: TranslationTask(metric="chrf", **kw),
+    "dialogue": lambda **kw: DialogueTask(**kw),
     "fluency": lambda **kw: FluencyTask(**kw),
 }
 DEFAULT_TASK = "copy"
@@ -35,4 +39,4 @@ def make_task(name: str = DEFAULT_TASK, **kwargs) -> Task:
 
 
 __all__ = ["TASKS", "DEFAULT_TASK", "make_task", "Task", "FixedPrompts", "RewardSum", "at_last_token",
-           "TargetTask", "TranslationTask", "FluencyTask"]
+           "TargetTask", "TranslationTask", "PairTask", "DialogueTask", "FluencyTask"]

@@ -1,0 +1,96 @@
+"""Prompt → reference tasks (translation, dialogue), rewarded by sentence BLEU or chrF.
+
+A :class:`PairTask` holds a corpus of (source, reference) strings split into
+train and test. The prompt is ``<bos> source =`` left-padded with PAD to a fixed
+length; the completion is scored against the reference with sacrebleu, the score
+paid on the last valid token.
+"""
+from __future__ import annotations
+
+import sacrebleu
+import torch
+
+from .. import checks
+from ..reference_lm import reference_lm
+from ..rewards import METRICS, FluencyReward, at_last_token
+from ..vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
+from .base import Task
+
+SPLITS = ("train", "test")
+
+
+class PairTask(Task):
+    """Generate the reference for a prompt; the corpus is given as (source, reference) pairs."""
+
+    def __init__(self, pairs: list[tuple[str, str]], *, name: str, metric: str = "bleu",
+                 test_fraction: float = 0.1, split: str = "train", extra_tokens: list[str] = ()) -> None:
+        self.metric = checks.choice("metric", metric, list(METRICS))
+        self.split = checks.choice("split", split, SPLITS)
+        test_fraction = checks.unit_interval("test_fraction", test_fraction)
+        if len(pairs) < 2:
+            raise ValueError(f"a pair task needs at least 2 pairs, got {len(pairs)}")
+        self.name = name if metric == "bleu" else f"{name}-{metric}"
+        words = dict.fromkeys([*extra_tokens, *(w for s, r in pairs for w in (*s.split(), *r.split()))])
+        self.vocab = Vocab([*words, "="])
+        n_test = max(1, round(test_fraction * len(pairs)))
+        self.pairs = {"train": pairs[n_test:], "test": pairs[:n_test]}
+        self.prompt_len = max(len(s.split()) for s, _ in pairs) + 2            # <bos> words =
+        self.max_new_tokens = max(len(r.split()) for _, r in pairs) + 1        # words <eos>
+        self._prompts = {s: self._encode_prompts([src for src, _ in p]) for s, p in self.pairs.items()}
+        self._reference = {tuple(row.tolist()): ref for s, p in self.pairs.items()
+                           for row, (_, ref) in zip(self._prompts[s], p)}
+
+    def _encode_prompts(self, sources: list[str]) -> torch.Tensor:
+        out = torch.full((len(sources), self.prompt_len), PAD_ID)
+        for i, src in enumerate(sources):
+            ids = [BOS_ID, *self.vocab.encode(src), self.vocab.index["="]]
+            out[i, self.prompt_len - len(ids):] = torch.tensor(ids)  # left-pad
+        return out
+
+    def prompts(self, split: str | None = None) -> torch.Tensor:
+        """All prompts of a split, (N, P), in corpus order."""
+        return self._prompts[checks.choice("split", split or self.split, SPLITS)]
+
+    def targets(self, split: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reference completions of a split as (ids (N, T), mask (N, T)) — for MLE."""
+        refs = [ref for _, ref in self.pairs[checks.choice("split", split or self.split, SPLITS)]]
+        ids = torch.full((len(refs), self.max_new_tokens), PAD_ID)
+        mask = torch.zeros(len(refs), self.max_new_tokens)
+        for i, ref in enumerate(refs):
+            row = [*self.vocab.encode(ref), EOS_ID]
+            ids[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1.0
+        return ids, mask
+
+    def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        pool = self.prompts()
+        return pool[torch.randint(len(pool), (checks.positive_int("n", n),), generator=generator)]
+
+    def references(self, prompt_ids: torch.Tensor) -> list[str]:
+        """The reference of each prompt row."""
+        refs = []
+        for row in prompt_ids.tolist():
+            if tuple(row) not in self._reference:
+                raise ValueError("prompt not in this task's corpus: " + self.vocab.decode(row))
+            refs.append(self._reference[tuple(row)])
+        return refs
+
+    def reward(self, prompt_ids, completion_ids, mask):
+        hyps = self.decode(completion_ids.cpu())
+        scores = METRICS[self.metric](hyps, self.references(prompt_ids.cpu()))
+        return at_last_token(scores.to(mask.device), mask)
+
+    @torch.no_grad()
+    def evaluate(self, policy, split: str = "test") -> dict[str, float]:
+        """Greedy-decode every prompt of ``split``; corpus BLEU and chrF (0–100, sacrebleu)."""
+        from ..rollout import sample
+        prompts = self.prompts(split)
+        ro = sample(policy, prompts, self.max_new_tokens, generator=torch.Generator(), greedy=True)
+        hyps, refs = self.decode(ro.completion_ids.cpu()), self.references(prompts)
+        return {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
+                "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
+
+    def fluency_reward(self, *, lm_steps: int = 400, seed: int = 0) -> FluencyReward:
+        """Fluency in the *reference* language: a reference LM fitted to the training
+        references, scoring a completion as a sentence on its own. Add with ``task.plus``."""
+        sentences = [ref for _, ref in self.pairs["train"]]
+        return FluencyReward(reference_lm(self.vocab, sentences, steps=lm_steps, seed=seed), use_prompt=False)
