@@ -93,6 +93,20 @@ def sweep(x: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequen
     return fig
 
 
+def to_png(fig: Figure, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes (white background), e.g. for an ipywidgets ``Image``."""
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    return buf.getvalue()
+
+
+def show(fig: Figure):
+    """Display a figure in a notebook as a PNG (works the same in every theme and in Voilà)."""
+    from IPython.display import Image
+    return Image(to_png(fig))
+
+
 def save(fig: Figure, path: str | Path, dpi: int = 120) -> None:
     """Write a figure to PNG with an opaque white background (readable in dark themes too)."""
     fig.savefig(path, dpi=dpi, facecolor="white")

@@ -5,10 +5,10 @@
 """
 from __future__ import annotations
 
-from . import a2c, reinforce
+from . import a2c, article, reinforce
 from .common import NonFiniteError, apply_update
 
 ALGOS = {"reinforce": (reinforce.ReinforceConfig, reinforce.step),
          "a2c": (a2c.A2CConfig, a2c.step)}
 
-__all__ = ["ALGOS", "NonFiniteError", "apply_update", "a2c", "reinforce"]
+__all__ = ["ALGOS", "NonFiniteError", "apply_update", "a2c", "article", "reinforce"]
