@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-from . import advantages, algos, checks, exact, gradients, mle, notebook, plots, policies, rewards, rollout, tasks, train, vocab
+from . import advantages, algos, app, checks, exact, gradients, mle, notebook, plots, policies, race, rewards, rollout, tasks, train, vocab
 from .algos.a2c import A2CConfig
 from .algos.reinforce import ReinforceConfig
 from .policies import make_policy, resolve_device
@@ -18,6 +18,6 @@ from .train import History
 
 __version__ = "0.1.0"
 
-__all__ = ["advantages", "algos", "checks", "exact", "gradients", "mle", "notebook", "plots", "policies", "rewards", "rollout", "tasks", "train",
+__all__ = ["advantages", "algos", "app", "checks", "race", "exact", "gradients", "mle", "notebook", "plots", "policies", "rewards", "rollout", "tasks", "train",
            "vocab", "A2CConfig", "ReinforceConfig", "make_policy", "resolve_device", "Rollout", "sample",
            "token_logprobs", "make_task", "History"]

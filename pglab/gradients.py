@@ -137,15 +137,30 @@ def per_sample_gradients(policy, prompts: torch.Tensor, completions: torch.Tenso
 
 def batch_gradients(policy, task, est: Estimator | str, *, batch_size: int = 16, n_batches: int = 200,
                     seed: int = 0, method: str = "vmap") -> torch.Tensor:
-    """R = ``n_batches`` independent batch gradients of J (ascent direction), shape (R, P_θ)."""
+    """R = ``n_batches`` independent batch gradients of J (ascent direction), shape (R, P_θ).
+
+    ``method``: "vmap" or "loop" assemble them from per-sample gradients; "batch"
+    takes one backward pass per batch (the same numbers, best for large models).
+    """
     est = ESTIMATORS[checks.choice("estimator", est, list(ESTIMATORS))] if isinstance(est, str) else est
     batch_size = checks.positive_int("batch_size", batch_size)
     n_batches = checks.positive_int("n_batches", n_batches, minimum=2)
+    checks.choice("method", method, ["vmap", "loop", "batch"])
     generator, state = torch.Generator().manual_seed(seed), {}
     batches = [sample_weights(est, policy, task, batch_size, generator, state) for _ in range(n_batches)]
+    if method == "batch":       # one backward per batch: cheapest when per-sample gradients are not needed
+        return torch.stack([_batch_gradient(policy, *(t.detach() for t in batch)) for batch in batches])
     prompts, completions, weights = (torch.cat(parts) for parts in zip(*batches))
     per_sample = per_sample_gradients(policy, prompts, completions, weights.detach(), method)
     return per_sample.view(n_batches, batch_size, -1).mean(1)
+
+
+def _batch_gradient(policy, prompts: torch.Tensor, completions: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """(1/B) Σ_b Σ_t w_{b,t} ∇ log π_θ(a_{b,t}|s_{b,t}) by a single backward pass, flattened."""
+    params = policy_parameters(policy)
+    logprobs = token_logprobs(policy, prompts, completions).logprobs
+    grads = torch.autograd.grad((weights * logprobs).sum(1).mean(), list(params.values()), allow_unused=True)
+    return torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten() for p, g in zip(params.values(), grads)])
 
 
 @dataclass

@@ -112,3 +112,10 @@ def test_assembled_batch_gradient_equals_the_training_gradient():
     grads = torch.autograd.grad(loss, list(params.values()))
     training = -torch.cat([g.flatten() for g in grads])      # the loss is −J's surrogate
     assert torch.allclose(assembled, training, atol=1e-6)
+
+
+def test_batch_method_equals_per_sample_assembly(tiny):
+    task, policy, _, _ = tiny
+    a = G.batch_gradients(policy, task, "batch_mean", batch_size=8, n_batches=4, seed=3, method="vmap")
+    b = G.batch_gradients(policy, task, "batch_mean", batch_size=8, n_batches=4, seed=3, method="batch")
+    assert torch.allclose(a, b, atol=1e-6)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import checks
-from ..advantages import BASELINES, reward_to_go, whiten
+from ..advantages import BASELINES, RETURNS, whiten
 from ..rollout import sample, token_logprobs
 from .common import (apply_update, baseline_inputs, check_group_size, grouped_prompts, rollout_stats,
                      value_loss)
@@ -47,6 +47,9 @@ class ReinforceConfig:
     """Discount γ in [0, 1]; 1 estimates the gradient of the undiscounted objective."""
     baseline: str = "batch_mean"
     """Name of a baseline in ``pglab.advantages.BASELINES``."""
+    returns: str = "reward_to_go"
+    """Token weights before the baseline: "reward_to_go" (Eq. 3.3), "total" (vanilla, Eq. 3.1) or
+    "reward_so_far" (the source article's biased choice, kept for comparison)."""
     group_size: int = 1
     """Samples per prompt (K); leave_one_out and group_norm need K >= 2."""
     normalize_advantages: bool = False
@@ -66,6 +69,7 @@ class ReinforceConfig:
         self.batch_size = checks.positive_int("batch_size", self.batch_size)
         self.gamma = checks.unit_interval("gamma", self.gamma)
         checks.choice("baseline", self.baseline, list(BASELINES))
+        checks.choice("returns", self.returns, list(RETURNS))
         self.group_size = checks.positive_int("group_size", self.group_size)
         check_group_size(self.baseline, self.batch_size, self.group_size)
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
@@ -96,8 +100,9 @@ def step(policy, optimizer: torch.optim.Optimizer, task, config: ReinforceConfig
     kl = kl_to_reference(state, prompts, ro) if config.kl_coef > 0 else torch.zeros_like(task_rewards)
     rewards = task_rewards - config.kl_coef * kl                                       # Eq. (6.2)
     # 3. advantages
-    returns = reward_to_go(rewards, ro.mask, config.gamma)                            # Eq. (3.3)
-    inputs = baseline_inputs(config.baseline, policy, task, ro, returns, reward_to_go, config.gamma,
+    returns_fn = RETURNS[config.returns]
+    returns = returns_fn(rewards, ro.mask, config.gamma)                              # Eq. (3.3)
+    inputs = baseline_inputs(config.baseline, policy, task, ro, returns, returns_fn, config.gamma,
                              config.group_size, state, generator)
     advantages = BASELINES[config.baseline](inputs)                                    # Eq. (3.4)
     if config.normalize_advantages:
