@@ -5,10 +5,11 @@
 
 The page is thin over :class:`pglab.race.Race`. Training runs in a worker
 thread, so the buttons stay live; **Stop** sets a ``threading.Event`` that the
-race checks before every update. The worker touches the page only by setting
-widget values (progress, status, an ``Image`` fed PNGs rendered with
-matplotlib's object API on the Agg canvas, HTML text) — never ``print`` or
-``with output:``. A bad value or combination shows a message in the page.
+race checks before every update. A second thread redraws the plots every
+``refresh_seconds``. Both touch the page only by setting widget values
+(progress, status, an ``Image`` fed PNGs rendered with matplotlib's object API
+on the Agg canvas, HTML text) — never ``print`` or ``with output:``. A bad
+value or combination shows a message in the page.
 """
 from __future__ import annotations
 
@@ -32,14 +33,13 @@ WIDE = w.Layout(width="330px")
 class Lab:
     """The dashboard; keyword arguments set the initial controls (see :class:`RaceConfig`)."""
 
-    def __init__(self, refresh_seconds: float = 1.0, **settings) -> None:
+    def __init__(self, refresh_seconds: float = 0.9, **settings) -> None:
         cfg = RaceConfig(**settings)                       # bad keyword values raise here, where they enter
         self._fixed = {"measure_every": cfg.measure_every, "meter_batches": cfg.meter_batches}  # no control
         self.refresh_seconds = refresh_seconds
         self.race: Race | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._last_render = 0.0
         self.renders = 0
         self._figure = RacePlot()
         self.controls = self._make_controls(cfg)
@@ -181,29 +181,47 @@ class Lab:
         # with 2 threads than with 1 on a 2-core machine), so the worker uses one intra-op thread.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
+        done = threading.Event()
+        painter = threading.Thread(target=self._paint, args=(done,), name="pglab-plots", daemon=True)
+        painter.start()
         try:
             reason = race.run(self._stop, self._on_step)
-            self.status.value = f"step {race.step}/{race.config.steps} — {reason} in {race.seconds:.1f} s"
+            status = f"step {race.step}/{race.config.steps} — {reason} in {race.seconds:.1f} s"
         except Exception as err:  # noqa: BLE001 - a failed run must not take the page down
-            self.status.value = f"step {race.step}/{race.config.steps} — failed"
+            status = f"step {race.step}/{race.config.steps} — failed"
             self._show_error(err)
         finally:
             torch.set_num_threads(threads)
-            self._render()
-            self._set_running(False)
+            done.set()
+            painter.join()
+        try:
+            self._render()                   # the final picture first, then the status that announces it
+        except Exception as err:  # noqa: BLE001
+            self._show_error(err)
+        self.status.value = status
+        self._set_running(False)
 
     def _on_step(self, race: Race) -> None:
         self.progress.value = race.step
         self.status.value = f"step {race.step}/{race.config.steps}"
-        if time.perf_counter() - self._last_render >= self.refresh_seconds:
-            self._render()
+
+    def _paint(self, done: threading.Event) -> None:
+        """Re-render the plots every ``refresh_seconds`` while the race runs (its own thread, so
+        drawing overlaps training on the second core; only this thread draws meanwhile)."""
+        spent = 0.0
+        while not done.wait(max(0.05, self.refresh_seconds - spent)):   # one frame per period
+            start = time.perf_counter()
+            try:
+                self._render()
+            except Exception:  # noqa: BLE001 - a failed frame is skipped, the next one retries
+                pass
+            spent = time.perf_counter() - start
 
     def _render(self) -> None:
         race = self.race
         histories = {} if race is None else race.histories
         meter = {} if race is None else race.meter
         self.plot.value = to_png(self._figure.update(histories, meter).figure, dpi=90)
-        self._last_render = time.perf_counter()
         self.renders += 1
         if race is not None:
             self.readout.value = self._readout_html(race)

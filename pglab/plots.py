@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 
 from .train import History
 
@@ -106,7 +105,6 @@ class RacePlot:
         ax_r, ax_v, ax_s = self.axes
         ax_r.set(xlabel="update step", ylabel="mean reward per completion", title="Reward")
         ax_v.set(xlabel="update step", ylabel="tr Cov[ĝ]", title="Gradient variance (log scale)", yscale="log")
-        ax_v.yaxis.set_minor_formatter(NullFormatter())
         ax_s.set(xlabel="update step", ylabel="‖E ĝ‖² / tr Cov[ĝ]", title="Gradient signal-to-noise")
         for ax in self.axes:
             ax.grid(alpha=0.3)
