@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", default="gru", help=f"policy type, one of: {', '.join(TRUNKS)}")
     p.add_argument("--baseline", default="batch_mean",
                    help=f"baseline of the second run, one of: {', '.join(b for b in BASELINES if b != 'none')}")
+    p.add_argument("--group-size", type=int, default=None,
+                   help="samples per prompt for the group baselines (default 4 for leave_one_out and group_norm, else 1)")
     p.add_argument("--steps", type=int, default=200, help="updates per run (integer >= 1)")
     p.add_argument("--batch-size", type=int, default=64, help="completions per update (integer >= 1)")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (> 0)")
@@ -54,15 +56,19 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
     checks.choice("baseline", args.baseline, [b for b in BASELINES if b != "none"])
     task = make_task(args.task)
     runs = {"no baseline": "none", f"baseline: {args.baseline}": args.baseline}
+    grouped = "groups" in getattr(BASELINES[args.baseline], "needs", ())
+    k = args.group_size if args.group_size is not None else (4 if grouped else 1)
     configs = {name: ReinforceConfig(batch_size=args.batch_size, gamma=args.gamma, baseline=b,
-                                     entropy_coef=args.entropy_coef) for name, b in runs.items()}
+                                     group_size=k if b != "none" else 1, entropy_coef=args.entropy_coef)
+               for name, b in runs.items()}
     checks.positive_int("steps", args.steps)
     checks.positive_float("lr", args.lr)
     histories: dict[str, History] = {}
     bar = tqdm(total=args.steps * len(runs), disable=args.no_progress, unit="step")
     for name, config in configs.items():
+        value_head = "separate" if config.baseline == "value" else None     # a critic to learn the baseline
         policy = make_policy(args.policy, len(task.vocab), hidden_size=args.hidden_size,
-                             seed=args.seed, device=args.device)
+                             value_head=value_head, seed=args.seed, device=args.device)
         bar.set_description(name)
 
         def tick(step: int, stats: dict, history: History) -> None:

@@ -22,7 +22,7 @@ def test_compare_writes_csv_and_png(tmp_path, capsys):
 def test_help_documents_every_option():
     text = subprocess.run([sys.executable, "-m", "pglab", "compare", "--help"],
                           capture_output=True, text=True, check=True).stdout
-    for option in ["--out", "--task", "--policy", "--baseline", "--steps", "--batch-size", "--lr", "--gamma",
+    for option in ["--out", "--task", "--policy", "--baseline", "--group-size", "--steps", "--batch-size", "--lr", "--gamma",
                    "--entropy-coef", "--hidden-size", "--seed", "--device", "--no-progress"]:
         assert option in text
 
@@ -33,7 +33,7 @@ def test_help_documents_every_option():
     (["--steps", "0"], "steps must be an integer >= 1, got 0"),
     (["--task", "nope"], "unknown task 'nope'; known:"),
     (["--policy", "rnn"], "unknown policy 'rnn'; known:"),
-    (["--baseline", "none"], "unknown baseline 'none'; known: 'batch_mean', 'moving_average'"),
+    (["--baseline", "none"], "unknown baseline 'none'; known: 'batch_mean', 'moving_average', 'leave_one_out'"),
 ])
 def test_bad_cli_input_is_a_clear_error(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as info:
@@ -41,3 +41,17 @@ def test_bad_cli_input_is_a_clear_error(tmp_path, capsys, args, message):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("baseline", ["leave_one_out", "value", "greedy"])
+def test_compare_runs_with_the_other_baselines(tmp_path, baseline):
+    assert main(["compare", "--out", str(tmp_path), "--steps", "2", "--batch-size", "8", "--hidden-size", "16",
+                 "--baseline", baseline, "--no-progress"]) == 0
+    assert (tmp_path / "history.csv").exists()
+
+
+def test_bad_group_size_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--out", str(tmp_path), "--baseline", "leave_one_out", "--batch-size", "10",
+              "--group-size", "4", "--no-progress"])
+    assert "group_size must divide batch_size=10, got 4" in capsys.readouterr().err
