@@ -34,13 +34,15 @@ def lstm_cell(gi: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
     return torch.sigmoid(o) * torch.tanh(c), c
 
 
-class GRUTrunk(nn.Module):
-    """Embedding followed by a single-layer GRU."""
+class _RecurrentTrunk(nn.Module):
+    """Embedding followed by a single-layer recurrent network (``rnn_class``)."""
+
+    rnn_class: type[nn.Module]
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, **_: object) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = nn.GRU(embed_size, hidden_size, batch_first=True)
+        self.rnn = self.rnn_class(embed_size, hidden_size, batch_first=True)
         self.hidden_size = hidden_size
         self.fused = True  # False: use the vmappable unrolled loop
 
@@ -53,6 +55,12 @@ class GRUTrunk(nn.Module):
         if self.fused:
             return self.rnn(self.embed(ids))[0]
         return self.unrolled(ids)
+
+
+class GRUTrunk(_RecurrentTrunk):
+    """Embedding followed by a single-layer GRU."""
+
+    rnn_class = nn.GRU
 
     def unrolled(self, ids: torch.Tensor) -> torch.Tensor:
         """Same as :meth:`forward`, written as a Python loop of :func:`gru_cell`."""
@@ -74,32 +82,15 @@ class GRUTrunk(nn.Module):
         """Feed one token per row (B,); return the new hidden (B, H) and state.
 
         Uses ATen's fused cell (the same equations as :func:`gru_cell`, faster)."""
-        h = torch.gru_cell(self.embed(token), state[0], *self._weights_for_cell())
+        w_ih, b_ih, w_hh, b_hh = self._weights()
+        h = torch.gru_cell(self.embed(token), state[0], w_ih, w_hh, b_ih, b_hh)
         return h, (h,)
 
-    def _weights_for_cell(self):
-        w_ih, b_ih, w_hh, b_hh = self._weights()
-        return w_ih, w_hh, b_ih, b_hh
 
-
-class LSTMTrunk(nn.Module):
+class LSTMTrunk(_RecurrentTrunk):
     """Embedding followed by a single-layer LSTM."""
 
-    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, **_: object) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = nn.LSTM(embed_size, hidden_size, batch_first=True)
-        self.hidden_size = hidden_size
-        self.fused = True
-
-    def _weights(self):
-        r = self.rnn
-        return r.weight_ih_l0, r.bias_ih_l0, r.weight_hh_l0, r.bias_hh_l0
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        if self.fused:
-            return self.rnn(self.embed(ids))[0]
-        return self._loop(ids)[0]
+    rnn_class = nn.LSTM
 
     def _loop(self, ids: torch.Tensor) -> tuple[torch.Tensor, State]:
         w_ih, b_ih, w_hh, b_hh = self._weights()
