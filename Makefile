@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root,)   # containers often run as root
 
 .PHONY: lab test app benchmark setup clean
 
@@ -17,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 lab: $(STAMP)  ## set up, then open JupyterLab on the chapters
-	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+	cd notebooks && ../$(BIN)/jupyter lab $(ROOT_OK) 00_welcome.ipynb
 
 test: $(STAMP)  ## set up, then run the whole test suite (package, doctests, notebooks, browser)
 	$(BIN)/python -m pytest
