@@ -61,8 +61,6 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
     configs = {name: ReinforceConfig(batch_size=args.batch_size, gamma=args.gamma, baseline=b,
                                      group_size=k if b != "none" else 1, entropy_coef=args.entropy_coef)
                for name, b in runs.items()}
-    checks.positive_int("steps", args.steps)
-    checks.positive_float("lr", args.lr)
     histories: dict[str, History] = {}
     bar = tqdm(total=args.steps * len(runs), disable=args.no_progress, unit="step")
     for name, config in configs.items():

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from . import checks
+from .gradients import flat_grad
 from .rollout import token_logprobs
 from .vocab import EOS_ID, PAD_ID
 
@@ -50,8 +51,8 @@ def sequence_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1
     return (rewards * mask * discount).sum(1)
 
 
-def objective(policy, task, prompts: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
-    """J(θ) (with grad): mean over ``prompts`` of Σ_τ p_θ(τ|prompt) R(τ), every τ enumerated."""
+def _enumerated(policy, task, prompts: torch.Tensor, gamma: float = 1.0):
+    """For each prompt: (log p_θ(τ) with grad, R(τ)) over every enumerated completion τ."""
     checks.unit_interval("gamma", gamma)
     ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
     if len(prompts) * policy.vocab_size ** task.max_new_tokens > MAX_SEQUENCES:
@@ -59,31 +60,27 @@ def objective(policy, task, prompts: torch.Tensor, gamma: float = 1.0) -> torch.
                          f"exceed MAX_SEQUENCES = {MAX_SEQUENCES:,}; use fewer prompts")
     device = policy.device
     ids, mask = ids.to(device), mask.to(device)
-    total = 0.0
     for prompt in prompts.to(device):
         p_rows = prompt.expand(len(ids), -1)
         seq_logp = (token_logprobs(policy, p_rows, ids).logprobs * mask).sum(1)     # log p_θ(τ)
         with torch.no_grad():
             R = sequence_returns(task.reward(p_rows, ids, mask).to(device), mask, gamma)
-        total = total + (seq_logp.exp() * R).sum()                                   # Σ_τ p_θ(τ) R(τ)
-    return total / len(prompts)
+        yield seq_logp, R
+
+
+def objective(policy, task, prompts: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+    """J(θ) (with grad): mean over ``prompts`` of Σ_τ p_θ(τ|prompt) R(τ), every τ enumerated."""
+    total = sum((seq_logp.exp() * R).sum() for seq_logp, R in _enumerated(policy, task, prompts, gamma))
+    return total / len(prompts)                                                      # Σ_τ p_θ(τ) R(τ)
 
 
 def score_function_gradient(policy, task, prompts: torch.Tensor,
                             params: dict[str, torch.nn.Parameter] | None = None) -> torch.Tensor:
     """E_τ[∇ log p_θ(τ) R(τ)] computed exactly — the right-hand side of the policy gradient
     theorem. Equal to :func:`gradient` (the left-hand side) up to rounding."""
-    params = params or policy.actor_parameters()
-    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
-    device, total = policy.device, 0.0
-    ids, mask = ids.to(device), mask.to(device)
-    for prompt in prompts.to(device):
-        p_rows = prompt.expand(len(ids), -1)
-        seq_logp = (token_logprobs(policy, p_rows, ids).logprobs * mask).sum(1)
-        with torch.no_grad():
-            weight = seq_logp.exp() * sequence_returns(task.reward(p_rows, ids, mask).to(device), mask)
-        total = total + (weight * seq_logp).sum()                 # Σ_τ p(τ) R(τ) log p_θ(τ), p held fixed
-    return _flat_grad(total / len(prompts), params)
+    total = sum((seq_logp.exp().detach() * R * seq_logp).sum()   # Σ_τ p(τ) R(τ) log p_θ(τ), p held fixed
+                for seq_logp, R in _enumerated(policy, task, prompts))
+    return flat_grad(total / len(prompts), params or policy.actor_parameters())
 
 
 def gradient_inside_expectation(policy, task, prompts: torch.Tensor,
@@ -91,48 +88,29 @@ def gradient_inside_expectation(policy, task, prompts: torch.Tensor,
     """The popular wrong step: ∇ E_{τ∼p_θ}[R] "=" E_{τ∼p_θ}[∇R(τ)], treating the sampling
     distribution as if it did not depend on θ. R(τ) has no θ in it, so this is the
     zero vector — whatever the true gradient is."""
-    params = params or policy.actor_parameters()
-    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
-    device = policy.device
-    with torch.no_grad():
-        p = torch.stack([(token_logprobs(policy, q.expand(len(ids), -1), ids.to(device)).logprobs
-                          * mask.to(device)).sum(1).exp() for q in prompts.to(device)])
-    total = sum((p[i] * sequence_returns(task.reward(q.expand(len(ids), -1), ids.to(device), mask.to(device)),
-                                          mask.to(device))).sum() for i, q in enumerate(prompts.to(device)))
-    return _flat_grad(torch.as_tensor(total, dtype=torch.float32) / len(prompts), params)
+    total = sum((seq_logp.exp().detach() * R).sum() for seq_logp, R in _enumerated(policy, task, prompts))
+    return flat_grad(total / len(prompts), params or policy.actor_parameters())
 
 
 def expected_score(policy, prefix: torch.Tensor) -> torch.Tensor:
     """E_{a∼π(·|s)}[∇ log π_θ(a|s)] at state ``prefix`` (P,), flattened — zero by the
     expected-grad-log-prob lemma: Σ_a π ∇ log π = Σ_a ∇π = ∇ 1 = 0."""
-    params = policy.actor_parameters()
     logp = torch.log_softmax(policy(prefix[None].to(policy.device))[0, -1], -1)   # (V,)
-    return _flat_grad((logp.exp().detach() * logp).sum(), params)
-
-
-def _flat_grad(value: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> torch.Tensor:
-    ps = list(params.values())
-    if not value.requires_grad:
-        return torch.cat([torch.zeros_like(p).flatten() for p in ps])
-    grads = torch.autograd.grad(value, ps, allow_unused=True)
-    return torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten() for p, g in zip(ps, grads)])
+    return flat_grad((logp.exp().detach() * logp).sum(), policy.actor_parameters())
 
 
 def total_probability(policy, task, prompt: torch.Tensor) -> float:
     """Σ_τ p_θ(τ | prompt) over the enumeration — 1 up to rounding (a self-check)."""
-    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
     with torch.no_grad():
-        lp = token_logprobs(policy, prompt.expand(len(ids), -1).to(policy.device), ids.to(policy.device))
-        return float(((lp.logprobs * mask.to(policy.device)).sum(1)).exp().sum())
+        return float(sum(seq_logp.exp().sum() for seq_logp, _ in _enumerated(policy, task, prompt[None])))
 
 
 def gradient(policy, task, prompts: torch.Tensor, gamma: float = 1.0,
              params: dict[str, torch.nn.Parameter] | None = None) -> tuple[float, torch.Tensor]:
     """(J(θ), ∇J(θ)) with the gradient flattened over ``params`` (default: the policy's own,
     i.e. everything except a separate critic and the value head)."""
-    params = params or policy.actor_parameters()
     J = objective(policy, task, prompts, gamma)
-    return J.item(), _flat_grad(J, params)
+    return J.item(), flat_grad(J, params or policy.actor_parameters())
 
 
 @dataclass

@@ -36,6 +36,13 @@ from .algos.common import baseline_inputs, check_group_size, grouped_prompts
 from .rollout import sample, token_logprobs
 
 
+def flat_grad(value: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> torch.Tensor:
+    """∇ ``value`` with respect to ``params``, flattened into one vector (zeros where unused)."""
+    ps = list(params.values())
+    grads = (torch.autograd.grad(value, ps, allow_unused=True) if value.requires_grad else [None] * len(ps))
+    return torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten() for p, g in zip(ps, grads)])
+
+
 def policy_parameters(policy) -> dict[str, torch.nn.Parameter]:
     """The actor's parameters θ — the ones ∇J is taken with respect to."""
     return policy.actor_parameters()
@@ -129,9 +136,7 @@ def per_sample_gradients(policy, prompts: torch.Tensor, completions: torch.Tenso
     rows = []
     for x, y, w in zip(prompts, completions, weights):
         logprobs = token_logprobs(policy, x[None], y[None]).logprobs[0]
-        g = torch.autograd.grad((w * logprobs).sum(), list(params.values()), allow_unused=True)
-        rows.append(torch.cat([torch.zeros_like(p).flatten() if gi is None else gi.flatten()
-                               for p, gi in zip(params.values(), g)]))
+        rows.append(flat_grad((w * logprobs).sum(), params))
     return torch.stack(rows)
 
 
@@ -157,10 +162,8 @@ def batch_gradients(policy, task, est: Estimator | str, *, batch_size: int = 16,
 
 def _batch_gradient(policy, prompts: torch.Tensor, completions: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """(1/B) Σ_b Σ_t w_{b,t} ∇ log π_θ(a_{b,t}|s_{b,t}) by a single backward pass, flattened."""
-    params = policy_parameters(policy)
     logprobs = token_logprobs(policy, prompts, completions).logprobs
-    grads = torch.autograd.grad((weights * logprobs).sum(1).mean(), list(params.values()), allow_unused=True)
-    return torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten() for p, g in zip(params.values(), grads)])
+    return flat_grad((weights * logprobs).sum(1).mean(), policy_parameters(policy))
 
 
 @dataclass

@@ -24,6 +24,7 @@ from .algos.a2c import A2CConfig
 from .algos.reinforce import ReinforceConfig
 from .gradients import Estimator, batch_gradients
 from .policies import TRUNKS, make_policy
+from .rollout import sample
 from .tasks import DEFAULT_TASK, TASKS, make_task
 from .train import History
 
@@ -181,7 +182,6 @@ class Race:
         for run in (r for r in self.runs if r.seed == 0):
             gen = torch.Generator().manual_seed(99)
             prompts = self.task.sample_prompts(n, gen).to(run.policy.device)
-            from .rollout import sample
             ro = sample(run.policy, prompts, self.task.max_new_tokens, generator=gen)
             out[run.name] = [f"{self.task.vocab.decode(p.tolist())} → {c}"
                              for p, c in zip(prompts, self.task.decode(ro.completion_ids))]

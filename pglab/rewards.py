@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sacrebleu
 import torch
 
+from .rollout import token_logprobs
+
 
 
 def at_last_token(seq_rewards: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -94,7 +96,6 @@ class FluencyReward:
     @torch.no_grad()
     def __call__(self, prompt_ids: torch.Tensor, completion_ids: torch.Tensor,
                  mask: torch.Tensor) -> torch.Tensor:
-        from .rollout import token_logprobs
         device = self.lm.device
         context = prompt_ids if self.use_prompt else torch.ones_like(prompt_ids[:, :1])  # BOS
         out = token_logprobs(self.lm, context.to(device), completion_ids.to(device))

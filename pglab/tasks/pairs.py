@@ -11,9 +11,9 @@ import sacrebleu
 import torch
 
 from .. import checks
-from ..reference_lm import reference_lm
+from ..reference_lm import encode_sentences, reference_lm
 from ..rewards import METRICS, FluencyReward, at_last_token
-from ..vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
+from ..vocab import BOS_ID, PAD_ID, Vocab
 from .base import Task
 
 SPLITS = ("train", "test")
@@ -54,12 +54,7 @@ class PairTask(Task):
     def targets(self, split: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Reference completions of a split as (ids (N, T), mask (N, T)) — for MLE."""
         refs = [ref for _, ref in self.pairs[checks.choice("split", split or self.split, SPLITS)]]
-        ids = torch.full((len(refs), self.max_new_tokens), PAD_ID)
-        mask = torch.zeros(len(refs), self.max_new_tokens)
-        for i, ref in enumerate(refs):
-            row = [*self.vocab.encode(ref), EOS_ID]
-            ids[i, :len(row)], mask[i, :len(row)] = torch.tensor(row), 1.0
-        return ids, mask
+        return encode_sentences(self.vocab, refs, self.max_new_tokens)
 
     def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:
         pool = self.prompts()
