@@ -95,6 +95,22 @@ def total_return(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) 
     return reward_to_go(rewards, mask, gamma)[:, :1] * mask
 
 
+def discounted_reward_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
+    """γ^t G_t: reward-to-go weighted by γ^t, the estimator of ∇J_γ (Eq. 5.6).
+
+    With J_γ(θ) = E[Σ_t γ^t r_t], the policy gradient theorem gives
+    ∇J_γ = E[Σ_t γ^t ∇log π(a_t|s_t) G_t]. The popular estimator drops the γ^t
+    (:func:`reward_to_go` with γ < 1): that is the gradient of *no* objective
+    (Nota & Thomas, 2020) — it treats every step as if it were the first.
+    With γ = 1 both are the same.
+
+    >>> discounted_reward_to_go(torch.tensor([[1., 0., 2.]]), torch.ones(1, 3), gamma=0.5)
+    tensor([[1.5000, 0.5000, 0.5000]])
+    """
+    discount = gamma ** torch.arange(rewards.shape[1], dtype=rewards.dtype, device=rewards.device)  # γ^t
+    return discount * reward_to_go(rewards, mask, gamma)                                         # γ^t G_t
+
+
 def reward_so_far(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
     """The source article's weight: rewards accumulated *up to and including* step t.
 
@@ -110,6 +126,7 @@ def reward_so_far(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0)
 RETURNS: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
     "total": total_return,
     "reward_to_go": reward_to_go,
+    "discounted_reward_to_go": discounted_reward_to_go,
     "reward_so_far": reward_so_far,
 }
 
@@ -121,7 +138,7 @@ def nstep_returns(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tenso
         G_t^(n) = r_t + γ r_{t+1} + … + γ^{n−1} r_{t+n−1} + γ^n V(s_{t+n}),
 
     with V = 0 past the end of the episode. n = 1 is the one-step TD target;
-    n ≥ T is the Monte Carlo return.
+    any n ≥ T is the Monte Carlo return (no state is left to bootstrap from).
 
     >>> r = torch.tensor([[1., 1., 1.]]); v = torch.tensor([[5., 5., 5.]]); m = torch.ones(1, 3)
     >>> nstep_returns(r, v, m, gamma=1.0, n=2)
@@ -132,7 +149,7 @@ def nstep_returns(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tenso
     B, T = rewards.shape
     r, v = rewards * mask, values * mask
     out = torch.zeros_like(rewards)
-    for k in range(n):                                   # Σ_k γ^k r_{t+k}
+    for k in range(min(n, T)):                           # Σ_k γ^k r_{t+k}
         out[:, : T - k] += gamma ** k * r[:, k:]
     if n < T:                                            # + γ^n V(s_{t+n})
         out[:, : T - n] += gamma ** n * v[:, n:]
@@ -222,10 +239,15 @@ def group_normalised(inp: BaselineInputs) -> torch.Tensor:
     and gets A = 0 (no NaN): it carries no signal about which sample was better.
     """
     G, m = _groups(inp.returns * inp.mask, inp.group_size), _groups(inp.mask, inp.group_size)
-    n = m.sum(1, keepdim=True).clamp_min(1.0)
-    mean = G.sum(1, keepdim=True) / n
-    std = ((((G - mean) * m) ** 2).sum(1, keepdim=True) / n).sqrt()
-    return ((G - mean) / (std + 1e-6) * m).view_as(inp.returns)
+    G64, m64 = G.double(), m.double()      # float32 sums of equal values miss their mean by one rounding step
+    n = m64.sum(1, keepdim=True).clamp_min(1.0)
+    mean = G64.sum(1, keepdim=True) / n
+    std = ((((G64 - mean) * m64) ** 2).sum(1, keepdim=True) / n).sqrt()
+    big = torch.finfo(G64.dtype).max
+    hi = torch.where(m > 0, G64, -big).amax(1, keepdim=True)
+    lo = torch.where(m > 0, G64, big).amin(1, keepdim=True)
+    adv = torch.where(hi > lo, (G64 - mean) / (std + 1e-6), 0.0)     # equal returns: exactly A = 0
+    return (adv * m64).to(G.dtype).view_as(inp.returns)
 
 
 def greedy(inp: BaselineInputs) -> torch.Tensor:

@@ -42,6 +42,13 @@ def positive_int(name: str, value: object, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def seed(name: str, value: object) -> int:
+    """Return ``value`` if it is an integer seed in [0, 2**63 − 1] (what ``torch.Generator`` takes)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= int(value) < 2 ** 63:
+        raise ValueError(f"{name} must be an integer in [0, 2**63 - 1], got {value!r}")
+    return int(value)
+
+
 def choice(name: str, value: object, allowed: Iterable[object]) -> object:
     """Return ``value`` if it is one of ``allowed``; the error lists the known names."""
     allowed = list(allowed)

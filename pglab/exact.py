@@ -83,6 +83,31 @@ def score_function_gradient(policy, task, prompts: torch.Tensor,
     return flat_grad(total / len(prompts), params or policy.actor_parameters())
 
 
+def expected_estimate(policy, task, prompts: torch.Tensor, returns: str = "reward_to_go", gamma: float = 1.0,
+                      params: dict[str, torch.nn.Parameter] | None = None) -> torch.Tensor:
+    """E_τ[Σ_t w_t ∇log π_θ(a_t|s_t)] exactly, for token weights w = ``RETURNS[returns](r, mask, γ)``.
+
+    This is the mean an estimator with no baseline converges to, computed by
+    enumeration rather than by sampling: compare it with :func:`gradient` at the
+    same γ to see whether the estimator is unbiased for ∇J_γ. ("reward_to_go"
+    with γ < 1 is not; "discounted_reward_to_go" is.)
+    """
+    from .advantages import RETURNS
+    weights_fn = RETURNS[checks.choice("returns", returns, list(RETURNS))]
+    checks.unit_interval("gamma", gamma)
+    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
+    ids, mask = ids.to(policy.device), mask.to(policy.device)
+    total = 0.0
+    for prompt in prompts.to(policy.device):
+        p_rows = prompt.expand(len(ids), -1)
+        logp = token_logprobs(policy, p_rows, ids).logprobs * mask                    # (N, T) log π(a_t|s_t)
+        with torch.no_grad():
+            w = weights_fn(task.reward(p_rows, ids, mask).to(policy.device), mask, gamma)   # (N, T) w_t
+            p = logp.sum(1).exp()                                                      # p_θ(τ), held fixed
+        total = total + (p[:, None] * w * logp).sum()                                  # Σ_τ p(τ) Σ_t w_t log π
+    return flat_grad(total / len(prompts), params or policy.actor_parameters())
+
+
 def gradient_inside_expectation(policy, task, prompts: torch.Tensor,
                                 params: dict[str, torch.nn.Parameter] | None = None) -> torch.Tensor:
     """The popular wrong step: ∇ E_{τ∼p_θ}[R] "=" E_{τ∼p_θ}[∇R(τ)], treating the sampling

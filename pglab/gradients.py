@@ -56,7 +56,8 @@ class Estimator:
     baseline: str = "none"
     """A name in ``pglab.advantages.BASELINES`` (ignored for "gae", whose baseline is the critic)."""
     gamma: float = 1.0
-    """Discount γ used by the weights (the objective J stays undiscounted)."""
+    """Discount γ used by the weights. Compare "reward_to_go" with γ < 1 against the exact ∇J or ∇J_γ
+    (``exact.gradient(..., gamma)``): it is unbiased for neither; "discounted_reward_to_go" is unbiased for ∇J_γ."""
     gae_lambda: float = 1.0
     """λ for returns="gae"."""
     group_size: int = 1
@@ -81,6 +82,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "value": Estimator(baseline="value"),
     "a2c": Estimator(returns="gae", gae_lambda=0.9),
     "discounted": Estimator(gamma=0.8),
+    "discounted_gamma_t": Estimator(returns="discounted_reward_to_go", gamma=0.8),
     "article": Estimator(returns="reward_so_far"),
 }
 """Named estimators; ``a2c`` and ``value`` need a policy with a value head."""

@@ -132,3 +132,37 @@ def test_explained_variance():
     m = torch.ones(1, 4)
     assert explained_variance(y, y, m) == pytest.approx(1.0)
     assert explained_variance(torch.full_like(y, 2.5), y, m) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("value,k", [(0.6, 7), (5.3, 6), (0.1, 3), (1 / 3, 5)])
+def test_group_norm_equal_float32_returns_give_exactly_zero(value, k):
+    # float32: the mean of k equal values can miss the value by one rounding step; dividing that by
+    # (std + 1e-6) used to blow it up to A = 0.056 (0.6, k = 7) and 0.32 (5.3, k = 6).
+    G = torch.full((2 * k, 3), value, dtype=torch.float32)
+    G[k:] = torch.linspace(0, 1, k)[:, None]           # a second group that does vary
+    a = BASELINES["group_norm"](BaselineInputs(G, torch.ones(2 * k, 3), group_size=k))
+    assert torch.equal(a[:k], torch.zeros(k, 3))
+    assert a[k:].abs().max() > 1.0
+
+
+def test_group_norm_ignores_finished_rows_when_checking_equality():
+    G = torch.tensor([[0.6, 0.6], [0.6, 9.0], [0.6, 0.6]])
+    M = torch.tensor([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]])   # row 1 ended: its 9.0 is not a return
+    a = BASELINES["group_norm"](BaselineInputs(G, M, group_size=3))
+    assert torch.equal(a, torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize("n", [4, 5, 6, 50])
+def test_nstep_returns_beyond_the_horizon_are_monte_carlo(n):
+    # n >= T: no state left to bootstrap from; used to raise for n >= T + 2
+    assert torch.allclose(nstep_returns(R, V, M, 0.9, n), reward_to_go(R, M, 0.9))
+
+
+def test_discounted_reward_to_go_is_gamma_t_times_reward_to_go():
+    from pglab.advantages import discounted_reward_to_go
+    g = 0.5
+    expected = torch.tensor([[1 + 2 * g + 3 * g ** 2 + 4 * g ** 3, g * (2 + 3 * g + 4 * g ** 2),
+                              g ** 2 * (3 + 4 * g), g ** 3 * 4],
+                             [1 + 0 + 5 * g ** 2, g * (0 + 5 * g), g ** 2 * 5, 0.0]])
+    assert torch.allclose(discounted_reward_to_go(R, M, g), expected)
+    assert torch.allclose(discounted_reward_to_go(R, M, 1.0), reward_to_go(R, M, 1.0))

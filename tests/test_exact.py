@@ -63,3 +63,20 @@ def test_exact_objective_agrees_with_monte_carlo():
     ro = pg.sample(policy, p, task.max_new_tokens, generator=gen)
     R = fixed.reward(p, ro.completion_ids, ro.mask).sum(1)
     assert abs(R.mean().item() - J) < 4 * R.std().item() / 20000 ** 0.5
+
+
+def test_discounting_without_gamma_t_is_not_the_gradient_of_j_gamma():
+    # Independent routes: exact.gradient differentiates J_γ = Σ_τ p(τ) Σ_t γ^t r_t; expected_estimate
+    # sums p(τ) Σ_t w_t ∇log π(a_t|s_t) over the enumeration. Nota & Thomas (2020): only w_t = γ^t G_t matches.
+    problem = exact.tiny_problem(value_head=None)
+    policy, task, prompts = problem.policy.double(), problem.task, problem.prompts
+    gamma = 0.5
+    _, grad_j_gamma = exact.gradient(policy, task, prompts, gamma)
+    with_gamma_t = exact.expected_estimate(policy, task, prompts, "discounted_reward_to_go", gamma)
+    without = exact.expected_estimate(policy, task, prompts, "reward_to_go", gamma)
+    assert (with_gamma_t - grad_j_gamma).norm() < 1e-8 * grad_j_gamma.norm().clamp_min(1.0)
+    assert (without - grad_j_gamma).norm() > 0.3 * grad_j_gamma.norm()
+    _, grad_j = exact.gradient(policy, task, prompts, 1.0)
+    assert (without - grad_j).norm() > 0.3 * grad_j.norm()
+    # and at γ = 1 every form is the exact ∇J
+    assert (exact.expected_estimate(policy, task, prompts, "reward_to_go", 1.0) - grad_j).norm() < 1e-8

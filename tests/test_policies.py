@@ -83,3 +83,19 @@ def test_same_seed_same_weights_and_different_seed_differs():
     c = pg.make_policy("transformer", 8, hidden_size=16, seed=4)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
     assert not all(torch.equal(x, y) for x, y in zip(a.parameters(), c.parameters()))
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+@pytest.mark.parametrize("arg", [{"n_layers": 3}, {"n_heads": 2}, {"max_len": 32}])
+def test_recurrent_policies_reject_transformer_only_sizes(kind, arg):
+    with pytest.raises(ValueError, match=f"{next(iter(arg))}.*only apply to policy 'transformer'"):
+        pg.make_policy(kind, 8, **arg)
+    assert pg.make_policy(kind, 8, n_layers=1).spec["n_layers"] == 1
+
+
+def test_transformer_sizes_are_used_and_seed_must_be_an_int():
+    p = pg.make_policy("transformer", 8, n_layers=3, n_heads=2)
+    assert len(p.trunk.blocks) == 3 and p.trunk.blocks[0].n_heads == 2
+    for bad in (1.7, "1", True, -1):
+        with pytest.raises(ValueError, match="seed must be an integer"):
+            pg.make_policy("gru", 8, seed=bad)

@@ -5,10 +5,17 @@ What the article does (its §5.1), step by step, for one episode:
 1. re-run the policy on the whole prefix to get the next-token logits (no cache);
 2. sample a token, receive the reward r_t of that step;
 3. add it to a running ``total_reward`` — the reward accumulated *so far*;
-4. take an optimizer step on  −log π(a_t|s_t) · total_reward  immediately;
+4. take an optimizer step on  −mean(CE · total_reward)  immediately, where
+   CE = sparse_softmax_cross_entropy = −log π(a_t|s_t);
 5. append the token and continue, until EOS or the horizon.
 
-Two things are wrong with it, and chapter 03 measures both:
+Three things are wrong with it, and chapter 03 measures each:
+
+* the sign: −mean(CE · R) = −(−log π) · R = +log π · R, so minimising it
+  *lowers* the log-probability of rewarded tokens — gradient descent on the
+  reward. It is the classic student bug (the cross-entropy already carries the
+  minus sign). ``loss="as_written"`` keeps it; ``loss="sign_fixed"`` minimises
+  −log π · R as intended;
 
 * the weight of step t is Σ_{k≤t} r_k (the past), not G_t = Σ_{k≥t} r_k (the
   future): past rewards cannot be caused by a_t, and the future ones it does
@@ -21,12 +28,23 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import checks
 from ..vocab import EOS_ID, PAD_ID
+
+ARTICLE_LOSSES = {
+    "as_written": lambda ce, weight: -(ce * weight),      # −mean(CE · R) with CE = −log π: +log π · R
+    "sign_fixed": lambda ce, weight: ce * weight,          # CE · R = −log π · R: ascends the reward
+}
+"""The article's per-token loss, as printed and with its sign fixed: ``fn(CE, weight) -> loss``."""
 
 
 def article_episode(policy, optimizer: torch.optim.Optimizer, task, prompt_ids: torch.Tensor,
-                    generator: torch.Generator) -> dict[str, float]:
-    """Run one episode of the article's loop on one prompt (1, P); returns its stats."""
+                    generator: torch.Generator, loss: str = "as_written") -> dict[str, float]:
+    """Run one episode of the article's loop on one prompt (1, P); returns its stats.
+
+    ``loss`` picks the sign: "as_written" (the article's, which descends the reward) or "sign_fixed".
+    """
+    loss_fn = ARTICLE_LOSSES[checks.choice("loss", loss, list(ARTICLE_LOSSES))]
     state = prompt_ids.to(policy.device)                         # (1, P) the growing prefix
     completion: list[int] = []
     total_reward, n_tokens = 0.0, 0
@@ -37,10 +55,10 @@ def article_episode(policy, optimizer: torch.optim.Optimizer, task, prompt_ids: 
         completion.append(action)
         done = action == EOS_ID or t + 1 == task.max_new_tokens
         total_reward += _step_reward(task, prompt_ids, completion, done)   # reward accumulated so far
-        logp = F.log_softmax(policy(state)[:, -1], -1)[0, action]
-        loss = -logp * total_reward                              # weight: the past, not the future
+        ce = F.cross_entropy(policy(state)[:, -1], torch.tensor([action], device=state.device))  # −log π(a_t|s_t)
+        step_loss = loss_fn(ce, total_reward)                    # weight: the past, not the future
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        step_loss.backward()
         optimizer.step()                                         # θ changes mid-episode
         state = torch.cat([state, torch.tensor([[action]], device=state.device)], 1)
         n_tokens += 1

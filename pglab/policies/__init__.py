@@ -124,15 +124,18 @@ DEFAULT_HIDDEN = {"gru": 128, "lstm": 128, "transformer": 64}
 
 
 def make_policy(kind: str = "gru", vocab_size: int | None = None, *, embed_size: int = 64,
-                hidden_size: int | None = None, value_head: str | None = None, n_layers: int = 2,
-                n_heads: int = 4, max_len: int = 64, seed: int = 0,
+                hidden_size: int | None = None, value_head: str | None = None, n_layers: int | None = None,
+                n_heads: int | None = None, max_len: int | None = None, seed: int = 0,
                 device: str | torch.device = "cpu") -> Policy:
     """Build a policy; the same ``seed`` gives the same initial weights on every device.
 
     ``vocab_size`` is usually ``len(task.vocab)``; it may also be passed a
     :class:`~pglab.tasks.base.Task`. ``hidden_size=None`` takes :data:`DEFAULT_HIDDEN`.
+    ``n_layers``, ``n_heads`` and ``max_len`` shape the Transformer only (defaults 2, 4, 64);
+    the GRU and LSTM trunks are single-layer and reject them rather than ignore them.
     """
     checks.choice("policy", kind, list(TRUNKS))
+    n_layers, n_heads, max_len = _transformer_sizes(kind, n_layers, n_heads, max_len)
     hidden_size = DEFAULT_HIDDEN[kind] if hidden_size is None else hidden_size
     if hasattr(vocab_size, "vocab"):
         vocab_size = len(vocab_size.vocab)
@@ -141,11 +144,24 @@ def make_policy(kind: str = "gru", vocab_size: int | None = None, *, embed_size:
             "embed_size": checks.positive_int("embed_size", embed_size),
             "hidden_size": checks.positive_int("hidden_size", hidden_size),
             "value_head": checks.choice("value_head", value_head, VALUE_HEADS),
-            "n_layers": checks.positive_int("n_layers", n_layers),
-            "n_heads": checks.positive_int("n_heads", n_heads),
-            "max_len": checks.positive_int("max_len", max_len),
-            "seed": int(seed)}
+            "n_layers": n_layers, "n_heads": n_heads, "max_len": max_len,
+            "seed": checks.seed("seed", seed)}
     return policy_from_spec(spec, device)
+
+
+def _transformer_sizes(kind: str, n_layers: int | None, n_heads: int | None,
+                       max_len: int | None) -> tuple[int, int | None, int | None]:
+    """(n_layers, n_heads, max_len) as stored in the spec; an argument that does not apply is an error."""
+    if kind != "transformer":
+        given = [name for name, v in (("n_layers", n_layers), ("n_heads", n_heads), ("max_len", max_len))
+                 if v is not None and not (name == "n_layers" and v == 1)]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply to policy 'transformer'; the {kind} trunk is a "
+                             f"single-layer RNN (n_layers=1) with no heads and no length limit")
+        return 1, None, None
+    return (checks.positive_int("n_layers", 2 if n_layers is None else n_layers),
+            checks.positive_int("n_heads", 4 if n_heads is None else n_heads),
+            checks.positive_int("max_len", 64 if max_len is None else max_len))
 
 
 def policy_from_spec(spec: dict[str, Any], device: str | torch.device = "cpu") -> Policy:
