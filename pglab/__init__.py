@@ -8,7 +8,10 @@
 """
 from __future__ import annotations
 
-from . import advantages, algos, app, checks, exact, gradients, mle, notebook, plots, policies, race, rewards, rollout, tasks, train, vocab
+import importlib
+from typing import Any
+
+from . import advantages, algos, checks, exact, gradients, mle, policies, rewards, rollout, tasks, train, vocab
 from .algos.a2c import A2CConfig
 from .algos.reinforce import ReinforceConfig
 from .policies import make_policy, resolve_device
@@ -16,7 +19,21 @@ from .rollout import Rollout, sample, token_logprobs
 from .tasks import make_task
 from .train import History
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# Imported on first use: the live lab needs ipywidgets/IPython (the ``[app]`` extra) and the
+# plots need matplotlib, neither of which a plain ``import pglab`` should pay for.
+_LAZY = ("app", "notebook", "plots", "race")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'pglab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 __all__ = ["advantages", "algos", "app", "checks", "race", "exact", "gradients", "mle", "notebook", "plots", "policies", "rewards", "rollout", "tasks", "train",
            "vocab", "A2CConfig", "ReinforceConfig", "make_policy", "resolve_device", "Rollout", "sample",

@@ -20,6 +20,7 @@ import time
 import ipywidgets as w
 import torch
 
+from . import checks
 from .advantages import BASELINES
 from .plots import RacePlot, to_png
 from .policies import TRUNKS
@@ -30,11 +31,32 @@ STYLE = {"description_width": "120px"}
 WIDE = w.Layout(width="330px")
 
 
+# The sliders' ranges and steps. A value a slider cannot show is refused, never snapped to the grid.
+SLIDERS = {"gamma": (0.0, 1.0, 0.01), "gae_lambda": (0.0, 1.0, 0.01), "lr": (1e-5, 1e-1, None),
+           "batch_size": (8, 256, 8), "entropy_coef": (0.0, 0.1, 0.005), "steps": (10, 2000, 10), "seeds": (1, 8, 1)}
+
+
+def check_controls(settings: dict) -> None:
+    """Raise ``ValueError`` for a setting the page's sliders cannot show exactly (range or step)."""
+    for key, value in settings.items():
+        if key not in SLIDERS:
+            continue
+        lo, hi, step = SLIDERS[key]
+        if not lo <= value <= hi:
+            raise ValueError(f"{key} must be in [{lo:g}, {hi:g}] in the live lab, got {value!r}")
+        if step is not None and abs(round((value - lo) / step) * step + lo - value) > 1e-9:
+            raise ValueError(f"{key} must be a multiple of {step:g} in the live lab (from {lo:g}), got {value!r}")
+
+
 class Lab:
     """The dashboard; keyword arguments set the initial controls (see :class:`RaceConfig`)."""
 
     def __init__(self, refresh_seconds: float = 0.9, **settings) -> None:
         cfg = RaceConfig(**settings)                       # bad keyword values raise here, where they enter
+        check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS})
+        refresh_seconds = checks.positive_float("refresh_seconds", refresh_seconds)
+        if refresh_seconds > 60:
+            raise ValueError(f"refresh_seconds must be in (0, 60], got {refresh_seconds!r}")
         self._fixed = {"measure_every": cfg.measure_every, "meter_batches": cfg.meter_batches}  # no control
         self.refresh_seconds = refresh_seconds
         self.race: Race | None = None
@@ -62,21 +84,22 @@ class Lab:
     # ----- building the page -------------------------------------------------------------
     def _make_controls(self, cfg: RaceConfig) -> dict[str, w.Widget]:
         slider = dict(continuous_update=False, style=STYLE, layout=WIDE)
+        lim = {k: dict(min=lo, max=hi, **({} if st is None else {"step": st})) for k, (lo, hi, st) in SLIDERS.items()}
         return {
             "task": w.Dropdown(options=list(TASKS), value=cfg.task, description="task", style=STYLE, layout=WIDE),
             "policy": w.Dropdown(options=list(TRUNKS), value=cfg.policy, description="policy", style=STYLE, layout=WIDE),
             **{f"race:{c}": w.Checkbox(value=c in cfg.contenders, description=c, indent=False) for c in CONTENDERS},
             "baseline": w.Dropdown(options=[b for b in BASELINES if b != "none"], value=cfg.baseline,
                                    description="baseline", style=STYLE, layout=WIDE),
-            "gamma": w.FloatSlider(value=cfg.gamma, min=0, max=1, step=0.01, description="γ (discount)", **slider),
-            "gae_lambda": w.FloatSlider(value=cfg.gae_lambda, min=0, max=1, step=0.01, description="λ (GAE)", **slider),
+            "gamma": w.FloatSlider(value=cfg.gamma, **lim["gamma"], description="γ (discount)", **slider),
+            "gae_lambda": w.FloatSlider(value=cfg.gae_lambda, **lim["gae_lambda"], description="λ (GAE)", **slider),
             "lr": w.FloatLogSlider(value=cfg.lr, base=10, min=-5, max=-1, step=0.1, description="learning rate",
                                    readout_format=".1e", **slider),
-            "batch_size": w.IntSlider(value=cfg.batch_size, min=8, max=256, step=8, description="batch size", **slider),
-            "entropy_coef": w.FloatSlider(value=cfg.entropy_coef, min=0, max=0.1, step=0.005,
+            "batch_size": w.IntSlider(value=cfg.batch_size, **lim["batch_size"], description="batch size", **slider),
+            "entropy_coef": w.FloatSlider(value=cfg.entropy_coef, **lim["entropy_coef"],
                                           description="entropy coef", readout_format=".3f", **slider),
-            "steps": w.IntSlider(value=cfg.steps, min=10, max=2000, step=10, description="steps", **slider),
-            "seeds": w.IntSlider(value=cfg.seeds, min=1, max=8, description="seeds", **slider),
+            "steps": w.IntSlider(value=cfg.steps, **lim["steps"], description="steps", **slider),
+            "seeds": w.IntSlider(value=cfg.seeds, **lim["seeds"], description="seeds", **slider),
         }
 
     def _layout(self) -> w.Widget:
@@ -108,7 +131,11 @@ class Lab:
     def configure(self, **settings) -> bool:
         """Set controls from Python; an invalid value shows the message and changes nothing."""
         try:
-            RaceConfig(**{**self._values(), **settings})
+            unknown = sorted(set(settings) - set(self.controls) - set(self._fixed) - {"contenders"})
+            if unknown:
+                raise ValueError(f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(self._values()))}")
+            cfg = RaceConfig(**{**self._values(), **settings})
+            check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS})
         except (ValueError, TypeError) as err:
             self._show_error(err)
             return False

@@ -27,6 +27,26 @@ def positive_float(name: str, value: object) -> float:
     return float(value)
 
 
+LR_RANGE = "(0, 1]"
+MAX_BATCH = 65_536
+"""Largest batch any config accepts (the sampler draws B × T × V uniforms up front)."""
+
+
+def learning_rate(name: str, value: object) -> float:
+    """A learning rate in (0, 1] — the one range every entry point (train, CLI, live lab) accepts."""
+    if (isinstance(value, bool) or not isinstance(value, Real)
+            or not math.isfinite(float(value)) or not 0.0 < float(value) <= 1.0):
+        raise ValueError(f"{name} must be in {LR_RANGE}, got {value!r}")
+    return float(value)
+
+
+def boolean(name: str, value: object) -> bool:
+    """Return ``value`` if it is a real bool (the string "False" is not one)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def non_negative_float(name: str, value: object) -> float:
     """Return ``value`` as a float if it is finite and >= 0, else raise ``ValueError``."""
     if (isinstance(value, bool) or not isinstance(value, Real)
@@ -35,10 +55,13 @@ def non_negative_float(name: str, value: object) -> float:
     return float(value)
 
 
-def positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    """Return ``value`` if it is an integer >= ``minimum``, else raise ``ValueError``."""
+def positive_int(name: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` if it is an integer in [``minimum``, ``maximum``], else raise ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}"
+                         f"{'' if maximum is None else f' and <= {maximum:,}'}, got {value!r}")
+    if maximum is not None and int(value) > maximum:
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum:,}], got {value!r}")
     return int(value)
 
 

@@ -5,6 +5,12 @@
 trains REINFORCE without a baseline and with one on the same task, the same
 initial weights and the same seed, then writes ``history.csv`` (one row per run
 and step) and ``rewards.png`` (both reward curves) into ``--out``.
+
+A run is never lost: ``--out`` is checked before training starts; if training
+stops early (a non-finite reward, loss or gradient, or Ctrl-C) the partial
+history and plot are still written, with the reason in ``STOPPED.txt``, and the
+exit status is 1 (130 for Ctrl-C). An earlier run in ``--out`` is not overwritten
+unless ``--overwrite`` is given.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from pathlib import Path
 
 from . import checks
 from .advantages import BASELINES
+from .algos import NonFiniteError
 from .algos.reinforce import ReinforceConfig
 from .policies import TRUNKS, make_policy
 from .tasks import DEFAULT_TASK, TASKS, make_task
@@ -27,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("compare", help="REINFORCE without vs with a baseline; writes CSV and PNG",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", type=Path, required=True, help="directory for history.csv and rewards.png")
+    p.add_argument("--out", required=True, help="directory for history.csv and rewards.png (created if missing)")
+    p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
     p.add_argument("--task", default=DEFAULT_TASK, help=f"task name, one of: {', '.join(TASKS)}")
     p.add_argument("--policy", default="gru", help=f"policy type, one of: {', '.join(TRUNKS)}")
     p.add_argument("--baseline", default="batch_mean",
@@ -36,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="samples per prompt for the group baselines (default 4 for leave_one_out and group_norm, else 1)")
     p.add_argument("--steps", type=int, default=200, help="updates per run (integer >= 1)")
     p.add_argument("--batch-size", type=int, default=64, help="completions per update (integer >= 1)")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (> 0)")
+    p.add_argument("--lr", type=float, default=3e-3, help=f"Adam learning rate in {checks.LR_RANGE}")
     p.add_argument("--gamma", type=float, default=1.0, help="discount γ in [0, 1]")
     p.add_argument("--entropy-coef", type=float, default=0.0, help="entropy bonus weight (>= 0)")
     p.add_argument("--hidden-size", type=int, default=None,
@@ -47,12 +55,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+OUTPUTS = ("history.csv", "rewards.png", "STOPPED.txt")
+
+
+class RunStopped(Exception):
+    """Training ended early; the partial results were written. ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_out_dir(raw: str, overwrite: bool) -> Path:
+    """Validate ``--out`` *before* training: a writable directory holding no earlier run (unless ``overwrite``)."""
+    if not raw.strip():
+        raise ValueError("--out must name a directory, got an empty string")
+    out = Path(raw).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a directory, but {out} is a file")
+    earlier = [name for name in OUTPUTS if (out / name).exists()]
+    if earlier and not overwrite:
+        raise ValueError(f"--out {out} already holds an earlier run ({', '.join(earlier)}); "
+                         "choose another directory or pass --overwrite")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".pglab-write-test-{id(out)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"--out {out} is not writable ({err.strerror or err})") from None
+    for name in earlier:
+        (out / name).unlink()
+    return out
+
+
 def compare(args: argparse.Namespace) -> dict[str, History]:
-    """Run both contenders and write the CSV and PNG; returns the Histories."""
+    """Run both contenders and write the CSV and PNG; returns the Histories.
+
+    Raises :class:`RunStopped` after writing the partial results if training stops early.
+    """
     from tqdm.auto import tqdm
 
     from .plots import reward_curves, save
 
+    out = check_out_dir(args.out, args.overwrite)
+    checks.learning_rate("lr", args.lr)
     checks.choice("baseline", args.baseline, [b for b in BASELINES if b != "none"])
     task = make_task(args.task)
     runs = {"no baseline": "none", f"baseline: {args.baseline}": args.baseline}
@@ -61,29 +108,41 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
     configs = {name: ReinforceConfig(batch_size=args.batch_size, gamma=args.gamma, baseline=b,
                                      group_size=k if b != "none" else 1, entropy_coef=args.entropy_coef)
                for name, b in runs.items()}
+    policies = {name: make_policy(args.policy, len(task.vocab), hidden_size=args.hidden_size,
+                                  value_head="separate" if config.baseline == "value" else None,  # a critic for it
+                                  seed=args.seed, device=args.device)
+                for name, config in configs.items()}
     histories: dict[str, History] = {}
+    stopped: RunStopped | None = None
     bar = tqdm(total=args.steps * len(runs), disable=args.no_progress, unit="step")
-    for name, config in configs.items():
-        value_head = "separate" if config.baseline == "value" else None     # a critic to learn the baseline
-        policy = make_policy(args.policy, len(task.vocab), hidden_size=args.hidden_size,
-                             value_head=value_head, seed=args.seed, device=args.device)
-        bar.set_description(name)
 
-        def tick(step: int, stats: dict, history: History) -> None:
-            bar.update(1)
-            bar.set_postfix(reward=f"{stats['reward/mean']:.3f}", refresh=False)
+    def tick(step: int, stats: dict, history: History) -> None:
+        bar.update(1)
+        bar.set_postfix(reward=f"{stats['reward/mean']:.3f}", refresh=False)
 
-        histories[name] = train(policy, task, config=config, steps=args.steps, lr=args.lr,
-                                seed=args.seed, callbacks=[tick])
-    bar.close()
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_csv(args.out / "history.csv", histories)
-    fig = reward_curves(histories, title=f"REINFORCE on '{task.name}' ({args.policy}, seed {args.seed})")
-    save(fig, args.out / "rewards.png")
+    try:
+        for name, config in configs.items():
+            bar.set_description(name)
+            histories[name] = History()
+            train(policies[name], task, config=config, steps=args.steps, lr=args.lr, seed=args.seed,
+                  callbacks=[tick], history=histories[name])
+    except NonFiniteError as err:
+        stopped = RunStopped(f"run {name!r} stopped at step {len(histories[name])}: {err}", 1)
+    except KeyboardInterrupt:
+        stopped = RunStopped(f"run {name!r} interrupted (Ctrl-C) at step {len(histories[name])}", 130)
+    finally:
+        bar.close()
+    write_csv(out / "history.csv", histories)
+    fig = reward_curves({n: h for n, h in histories.items() if len(h)},
+                        title=f"REINFORCE on '{task.name}' ({args.policy}, seed {args.seed})")
+    save(fig, out / "rewards.png")
+    if stopped is not None:
+        (out / "STOPPED.txt").write_text(str(stopped) + "\n")
+        raise stopped
     for name, h in histories.items():
         last = h["reward/mean"][-20:]
         print(f"{name:>24}: mean reward over the last {len(last)} steps = {sum(last) / len(last):.3f}")
-    print(f"wrote {args.out / 'history.csv'} and {args.out / 'rewards.png'}")
+    print(f"wrote {out / 'history.csv'} and {out / 'rewards.png'}")
     return histories
 
 
@@ -95,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             compare(args)
     except ValueError as err:
         parser.error(str(err))  # exit status 2, message on stderr, no traceback
+    except RunStopped as stop:
+        print(f"pglab: {stop}\npglab: partial results written to {args.out} (history.csv, rewards.png, "
+              "STOPPED.txt)", file=sys.stderr)
+        return stop.code
     return 0
 
 

@@ -54,6 +54,9 @@ class RaceConfig:
     def __post_init__(self) -> None:
         checks.choice("task", self.task, list(TASKS))
         checks.choice("policy", self.policy, list(TRUNKS))
+        if isinstance(self.contenders, str):
+            raise ValueError(f"contenders must be a list of names, e.g. [{self.contenders!r}], got the string "
+                             f"{self.contenders!r}; known: {', '.join(CONTENDERS)}")
         self.contenders = tuple(self.contenders)
         if not self.contenders:
             raise ValueError(f"contenders must name at least one of {', '.join(CONTENDERS)}")
@@ -62,15 +65,13 @@ class RaceConfig:
         checks.choice("baseline", self.baseline, [b for b in BASELINES if b != "none"])
         self.gamma = checks.unit_interval("gamma", self.gamma)
         self.gae_lambda = checks.unit_interval("gae_lambda", self.gae_lambda)
-        self.lr = checks.positive_float("lr", self.lr)
-        if self.lr > 1.0:
-            raise ValueError(f"lr must be in (0, 1], got {self.lr!r}")
-        self.batch_size = checks.positive_int("batch_size", self.batch_size, minimum=2)
+        self.lr = checks.learning_rate("lr", self.lr)
+        self.batch_size = checks.positive_int("batch_size", self.batch_size, minimum=2, maximum=checks.MAX_BATCH)
         if "groups" in getattr(BASELINES[self.baseline], "needs", ()) and self.batch_size % GROUP_SIZE:
             raise ValueError(f"batch_size must be a multiple of {GROUP_SIZE} for the {self.baseline} baseline "
                              f"({GROUP_SIZE} samples per prompt), got {self.batch_size}")
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
-        self.steps = checks.positive_int("steps", self.steps)
+        self.steps = checks.positive_int("steps", self.steps, maximum=100_000)
         self.seeds = checks.positive_int("seeds", self.seeds)
         if self.seeds > 8:
             raise ValueError(f"seeds must be an integer in [1, 8], got {self.seeds!r}")

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
+import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,10 +23,47 @@ from .policies import Policy, make_policy
 from .vocab import BOS_ID, EOS_ID, PAD_ID, Vocab
 
 _MEMO: dict[str, Policy] = {}
+_LOCK = threading.Lock()   # one thread trains, the others wait for its result
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PGLAB_CACHE", Path.home() / ".cache" / "pglab"))
+    """``$PGLAB_CACHE`` (``~`` expanded; empty means unset) or ``~/.cache/pglab``."""
+    raw = os.environ.get("PGLAB_CACHE", "").strip()
+    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "pglab"
+
+
+def _load_cached(lm: Policy, path: Path) -> bool:
+    """Load cached weights into ``lm``; False (with a warning naming the file) if the file is unusable."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
+            raise ValueError("non-finite weights")
+        lm.load_state_dict(state)
+        return True
+    except Exception as err:
+        warnings.warn(f"the cached reference LM {path} is unusable ({type(err).__name__}: "
+                      f"{str(err).splitlines()[0][:120] if str(err) else ''}); retraining it and replacing the file",
+                      stacklevel=3)
+        return False
+
+
+def _save_cached(lm: Policy, path: Path) -> None:
+    """Write the weights under a unique temporary name, then rename: safe across threads and processes.
+    An unwritable cache only costs a retrain next session, so it warns instead of failing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(lm.state_dict(), f)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        warnings.warn(f"cannot write the reference-LM cache {path} ({err.strerror or err}); keeping the model "
+                      "in memory only — set PGLAB_CACHE to a writable folder to keep it between sessions",
+                      stacklevel=3)
 
 
 def encode_sentences(vocab: Vocab, sentences: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,22 +81,18 @@ def reference_lm(vocab: Vocab, sentences: Sequence[str], *, hidden_size: int = 6
     """Train (or load from cache) a GRU LM on ``sentences``; returned frozen, in eval mode."""
     key_src = json.dumps([vocab.tokens, list(sentences), hidden_size, steps, seed, torch.__version__])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
-    if key in _MEMO:
-        return _MEMO[key]
-    lm = make_policy("gru", len(vocab), embed_size=32, hidden_size=hidden_size, seed=seed)
-    path = cache_dir() / f"reference_lm_{key}.pt"
-    if use_cache and path.exists():
-        lm.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    else:
-        length = max(len(s.split()) for s in sentences) + 1
-        targets, mask = encode_sentences(vocab, sentences, length)
-        prompts = torch.full((len(sentences), 1), BOS_ID)
-        fit(lm, prompts, targets, mask, steps=steps, batch_size=64, lr=1e-2, seed=seed)
-        if use_cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save(lm.state_dict(), tmp)
-            tmp.replace(path)
-    lm.eval().requires_grad_(False)
-    _MEMO[key] = lm
-    return lm
+    with _LOCK:
+        if key in _MEMO:
+            return _MEMO[key]
+        lm = make_policy("gru", len(vocab), embed_size=32, hidden_size=hidden_size, seed=seed)
+        path = cache_dir() / f"reference_lm_{key}.pt"
+        if not (use_cache and path.is_file() and _load_cached(lm, path)):
+            length = max(len(s.split()) for s in sentences) + 1
+            targets, mask = encode_sentences(vocab, sentences, length)
+            prompts = torch.full((len(sentences), 1), BOS_ID)
+            fit(lm, prompts, targets, mask, steps=steps, batch_size=64, lr=1e-2, seed=seed)
+            if use_cache:
+                _save_cached(lm, path)
+        lm.eval().requires_grad_(False)
+        _MEMO[key] = lm
+        return lm

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sacrebleu
 import torch
 
 from .rollout import token_logprobs
@@ -44,6 +43,7 @@ def _check_refs(hypotheses: Sequence[str], references: Sequence[str]) -> None:
 def sentence_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> torch.Tensor:
     """Smoothed sentence BLEU / 100 for each pair, shape (B,)."""
     _check_refs(hypotheses, references)
+    import sacrebleu   # imported on first use: it pulls in lxml and costs ~0.1 s
     scores = [sacrebleu.sentence_bleu(h, [r], smooth_method="exp").score
               for h, r in zip(hypotheses, references)]
     return torch.tensor(scores, dtype=torch.float32) / 100.0
@@ -53,6 +53,7 @@ def sentence_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> torch
     """Sentence chrF / 100 for each pair, shape (B,): character n-gram F-score,
     which rewards getting a word *almost* right (a wrong suffix costs little)."""
     _check_refs(hypotheses, references)
+    import sacrebleu
     scores = [sacrebleu.sentence_chrf(h, [r]).score for h, r in zip(hypotheses, references)]
     return torch.tensor(scores, dtype=torch.float32) / 100.0
 

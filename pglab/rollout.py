@@ -20,6 +20,9 @@ import torch.nn.functional as F
 from . import checks
 from .vocab import EOS_ID, PAD_ID
 
+MAX_NEW_TOKENS = 4096
+"""Longest completion ``sample`` draws (B × T × V uniforms are drawn up front)."""
+
 
 @dataclass
 class Rollout:
@@ -58,7 +61,10 @@ def sample(policy, prompt_ids: torch.Tensor, max_new_tokens: int, *, generator: 
     softmax(z). ``greedy=True`` takes argmax_a z_a (log-probs recorded at
     temperature 1). Log-probs and entropies are computed once, after the loop.
     """
-    T = checks.positive_int("max_new_tokens", max_new_tokens)
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) so that "
+                         f"sampling is reproducible, got {generator!r}")
+    T = checks.positive_int("max_new_tokens", max_new_tokens, maximum=MAX_NEW_TOKENS)
     temperature = 1.0 if greedy else checks.positive_float("temperature", temperature)
     device = policy.device
     prompt_ids = prompt_ids.to(device)

@@ -9,6 +9,8 @@ stops the run after the current update.
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +21,11 @@ import torch
 
 from . import checks
 from .algos import ALGOS, NonFiniteError
-from .policies import Policy, check_compatible, policy_from_spec
+from .policies import Policy, check_compatible, policy_from_spec, validate_spec
 
 Callback = Callable[[int, dict, "History"], bool | None]
+MAX_STEPS = 1_000_000
+"""Upper bound on ``steps`` (a History row is ~1 KB: a million steps is already ~1 GB of statistics)."""
 
 
 @dataclass
@@ -74,8 +78,15 @@ def train(policy: Policy, task, algo: str = "reinforce", config: Any = None, *, 
     """
     config_cls, step_fn = ALGOS[checks.choice("algo", algo, list(ALGOS))]
     config = config_cls() if config is None else config
-    steps = checks.positive_int("steps", steps)
-    lr = checks.positive_float("lr", lr)
+    if not isinstance(config, config_cls):
+        names = {cls.__name__: name for name, (cls, _) in ALGOS.items()}
+        hint = f" (pass algo={names[type(config).__name__]!r})" if type(config).__name__ in names else ""
+        raise ValueError(f"config must be a {config_cls.__name__} for algo={algo!r}, got {type(config).__name__}{hint}")
+    steps = checks.positive_int("steps", steps, maximum=MAX_STEPS)
+    lr = checks.learning_rate("lr", lr)
+    seed = checks.seed("seed", seed)
+    if callbacks is None or not all(callable(cb) for cb in callbacks):
+        raise ValueError(f"callbacks must be a sequence of functions fn(step, stats, history), got {callbacks!r}")
     check_compatible(policy, len(task.vocab))
     optimizer = optimizer or torch.optim.Adam(policy.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
@@ -100,24 +111,95 @@ def train(policy: Policy, task, algo: str = "reinforce", config: Any = None, *, 
 
 def save_checkpoint(path: str | Path, policy: Policy, optimizer: torch.optim.Optimizer | None = None,
                     history: History | None = None, **meta: Any) -> None:
-    """Save weights, the policy's spec, optimizer state and History as plain tensors and dicts."""
-    payload = {"spec": policy.spec, "policy": policy.state_dict(),
+    """Save weights, the policy's spec, optimizer state and History as plain tensors and dicts.
+
+    ``meta`` values must be plain Python (str, int, float, bool, None, lists and dicts of them):
+    anything else could be saved but not loaded safely (``weights_only=True``). The file is
+    written to a temporary name in the same folder and renamed, so a failed save never
+    leaves a truncated checkpoint behind.
+    """
+    for key, value in meta.items():
+        _check_plain(f"meta[{key!r}]", value)
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"checkpoint path {path} is a directory; give a file name, e.g. {path / 'policy.pt'}")
+    if not path.parent.is_dir():
+        raise ValueError(f"cannot save checkpoint {path}: folder {path.parent} does not exist")
+    payload = {"format": CHECKPOINT_FORMAT, "spec": policy.spec, "policy": policy.state_dict(),
                "optimizer": None if optimizer is None else optimizer.state_dict(),
                "history": None if history is None else history.rows, "meta": meta}
-    torch.save(payload, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+CHECKPOINT_FORMAT = "pglab-checkpoint-1"
+
+
+def _check_plain(name: str, value: Any) -> None:
+    if value is None or type(value) in (str, bool, int, float):     # exact types: numpy.float64 is a float subclass
+        return
+    if type(value) in (list, tuple):
+        for i, v in enumerate(value):
+            _check_plain(f"{name}[{i}]", v)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{name} keys must be strings, got {k!r}")
+            _check_plain(f"{name}[{k!r}]", v)
+        return
+    raise ValueError(f"{name} must be plain Python (str, int, float, bool, None, list, dict) so that it loads "
+                     f"safely; got {type(value).__module__}.{type(value).__name__} — convert it, e.g. with float()")
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Policy, dict]:
-    """Rebuild the policy from a checkpoint (loaded with ``weights_only=True``).
+    """Rebuild the policy from a checkpoint (loaded with ``weights_only=True``, never unpickling code).
 
     Returns ``(policy, payload)``; ``payload["history"]`` is a :class:`History` or None.
     To resume training, build an optimizer over the returned policy and call
-    :func:`restore_optimizer`.
+    :func:`restore_optimizer`. Anything that is not an intact pglab checkpoint — a
+    missing, empty, truncated or foreign file, a bad spec, non-finite weights — raises
+    ``ValueError("not a valid pglab checkpoint: PATH (why)")``.
     """
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    policy = policy_from_spec(payload["spec"], device)
-    policy.load_state_dict(payload["policy"])
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ValueError(f"not a valid pglab checkpoint: {path} (no such file)")
+
+    def invalid(why: str) -> ValueError:
+        return ValueError(f"not a valid pglab checkpoint: {path} ({why})")
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, empty, random bytes, a pickle with code in it, ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise invalid(f"cannot be read: {type(err).__name__}: {first[:160]}") from None
+    if not isinstance(payload, dict) or not {"spec", "policy", "optimizer", "history", "meta"} <= set(payload):
+        raise invalid("it lacks the spec/policy/optimizer/history/meta entries pglab writes")
+    try:
+        spec = validate_spec(payload["spec"])
+    except ValueError as err:
+        raise invalid(f"bad policy spec: {err}") from None
+    weights = payload["policy"]
+    if not isinstance(weights, dict) or not all(isinstance(t, torch.Tensor) for t in weights.values()):
+        raise invalid("the policy weights are not a dict of tensors")
+    bad = [name for name, t in weights.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise invalid(f"non-finite values in {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} — the file is "
+                      "corrupt or was saved after training diverged")
+    policy = policy_from_spec(spec, device)
+    try:
+        policy.load_state_dict(weights)
+    except RuntimeError as err:
+        raise invalid(f"weights do not match the spec: {str(err).splitlines()[0][:200]}") from None
     if payload["history"] is not None:
+        if not isinstance(payload["history"], list):
+            raise invalid("history is not a list of rows")
         payload["history"] = History(list(payload["history"]))
     return policy, payload
 

@@ -1,3 +1,4 @@
+import re
 """The live lab driven from Python: the same buttons a student clicks."""
 import time
 
@@ -70,7 +71,7 @@ def test_bad_values_show_a_message_and_the_lab_stays_usable():
 
 
 def test_training_failure_is_a_message_not_a_crash():
-    lab = small(contenders=("REINFORCE",), steps=5)
+    lab = small(contenders=("REINFORCE",), steps=10)
     lab.race = None
     original = Race.advance
 
@@ -103,3 +104,30 @@ def test_sliders_do_not_update_continuously():
     sliders = [c for c in lab.controls.values() if hasattr(c, "continuous_update")]
     assert len(sliders) >= 7 and not any(c.continuous_update for c in sliders)
     assert [b.description for b in lab.buttons.values()] == ["Train", "Stop", "Reset"]
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"steps": 5000}, r"steps must be in \[10, 2000\] in the live lab, got 5000"),
+    ({"batch_size": 7}, r"batch_size must be in \[8, 256\] in the live lab, got 7"),
+    ({"batch_size": 30}, r"batch_size must be a multiple of 8 in the live lab"),
+    ({"lr": 0.5}, r"lr must be in \[1e-05, 0.1\] in the live lab, got 0.5"),
+    ({"steps": 15}, r"steps must be a multiple of 10"),
+])
+def test_lab_refuses_values_its_sliders_cannot_show(settings, message):
+    # these used to become 2000, 8, 0.1 … silently
+    with pytest.raises(ValueError, match=message):
+        pg.app.Lab(**settings)
+    lab = small()
+    assert lab.configure(**settings) is False
+    assert re.search(message, lab.message.value)
+    assert lab.controls["steps"].value == 20 and lab.controls["batch_size"].value == 16
+
+
+def test_lab_rejects_bad_refresh_and_unknown_settings():
+    for bad in ("x", 0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="refresh_seconds must be a positive finite number"):
+            pg.app.Lab(refresh_seconds=bad)
+    lab = small()
+    assert lab.configure(colour="red") is False and "unknown setting colour" in lab.message.value
+    with pytest.raises(ValueError, match="contenders must be a list of names"):
+        RaceConfig(contenders="A2C")

@@ -22,15 +22,17 @@ def test_compare_writes_csv_and_png(tmp_path, capsys):
 def test_help_documents_every_option():
     text = subprocess.run([sys.executable, "-m", "pglab", "compare", "--help"],
                           capture_output=True, text=True, check=True).stdout
-    for option in ["--out", "--task", "--policy", "--baseline", "--group-size", "--steps", "--batch-size", "--lr", "--gamma",
+    for option in ["--out", "--overwrite", "--task", "--policy", "--baseline", "--group-size", "--steps", "--batch-size", "--lr", "--gamma",
                    "--entropy-coef", "--hidden-size", "--seed", "--device", "--no-progress"]:
         assert option in text
 
 
 @pytest.mark.parametrize("args,message", [
     (["--gamma", "1.5"], "gamma must be in [0, 1], got 1.5"),
-    (["--lr", "0"], "lr must be a positive finite number, got 0.0"),
-    (["--steps", "0"], "steps must be an integer >= 1, got 0"),
+    (["--lr", "0"], "lr must be in (0, 1], got 0.0"),
+    (["--lr", "1e9"], "lr must be in (0, 1], got 1000000000.0"),
+    (["--steps", "0"], "steps must be an integer >= 1 and <= 1,000,000, got 0"),
+    (["--device", "cuda:7"], "device 'cuda:7' is not available"),
     (["--task", "nope"], "unknown task 'nope'; known:"),
     (["--policy", "rnn"], "unknown policy 'rnn'; known:"),
     (["--baseline", "none"], "unknown baseline 'none'; known: 'batch_mean', 'moving_average', 'leave_one_out'"),

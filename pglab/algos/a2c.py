@@ -32,7 +32,7 @@ import torch
 from .. import checks
 from ..advantages import explained_variance, gae, nstep_returns, whiten
 from ..rollout import sample, token_logprobs
-from .common import apply_update, rollout_stats, value_loss
+from .common import apply_update, check_rewards, rollout_stats, value_loss
 from .reinforce import loss as policy_loss
 
 ADVANTAGES = ("gae", "nstep")
@@ -45,12 +45,14 @@ class A2CConfig:
     """Completions sampled per update (B)."""
     gamma: float = 1.0
     """Discount γ in [0, 1]; our episodes are short, so 1 keeps the objective undiscounted."""
-    gae_lambda: float = 0.95
-    """λ in [0, 1]: 0 is the one-step TD advantage, 1 the Monte Carlo advantage G_t − V(s_t)."""
+    gae_lambda: float | None = None
+    """λ in [0, 1] for advantage="gae" (default 0.95): 0 is the one-step TD advantage, 1 the Monte Carlo
+    advantage G_t − V(s_t). An error with advantage="nstep", which does not use it."""
     advantage: str = "gae"
     """"gae" (uses gae_lambda) or "nstep" (uses n_steps)."""
-    n_steps: int = 1
-    """n of the n-step return when advantage="nstep"; 1 is one-step TD."""
+    n_steps: int | None = None
+    """n ≥ 1 of the n-step return for advantage="nstep" (default 1, one-step TD; any n ≥ T is Monte Carlo).
+    An error with advantage="gae", which does not use it."""
     value_coef: float = 0.5
     """c_v ≥ 0, weight of the critic's regression loss."""
     entropy_coef: float = 0.0
@@ -61,11 +63,18 @@ class A2CConfig:
     """Clip the global gradient norm (None: no clipping)."""
 
     def __post_init__(self) -> None:
-        self.batch_size = checks.positive_int("batch_size", self.batch_size)
+        self.batch_size = checks.positive_int("batch_size", self.batch_size, maximum=checks.MAX_BATCH)
         self.gamma = checks.unit_interval("gamma", self.gamma)
-        self.gae_lambda = checks.unit_interval("gae_lambda", self.gae_lambda)
         checks.choice("advantage", self.advantage, ADVANTAGES)
-        self.n_steps = checks.positive_int("n_steps", self.n_steps)
+        unused = "n_steps" if self.advantage == "gae" else "gae_lambda"
+        if getattr(self, unused) is not None:
+            other = "nstep" if unused == "n_steps" else "gae"
+            raise ValueError(f"{unused} does not apply to advantage={self.advantage!r} (it is for advantage={other!r})")
+        if self.advantage == "gae":
+            self.gae_lambda = checks.unit_interval("gae_lambda", 0.95 if self.gae_lambda is None else self.gae_lambda)
+        else:
+            self.n_steps = checks.positive_int("n_steps", 1 if self.n_steps is None else self.n_steps)
+        self.normalize_advantages = checks.boolean("normalize_advantages", self.normalize_advantages)
         self.value_coef = checks.non_negative_float("value_coef", self.value_coef)
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
         if self.max_grad_norm is not None:
@@ -90,6 +99,7 @@ def step(policy, optimizer: torch.optim.Optimizer, task, config: A2CConfig,
     ro = sample(policy, prompts, task.max_new_tokens, generator=generator)
     # 2. rewards
     rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)       # (B, T)
+    check_rewards(rewards, task)
     # 3. advantages
     adv = advantages(config, rewards, ro.values, ro.mask)                              # Eq. (5.4)
     targets = (adv + ro.values) * ro.mask                                              # y_t = A_t + V(s_t)
@@ -121,7 +131,7 @@ def fit_critic(policy, task, *, steps: int = 200, batch_size: int = 64, lr: floa
     if not params:
         raise ValueError("fit_critic needs a policy with a value head")
     steps = checks.positive_int("steps", steps)
-    optimizer = torch.optim.Adam(params, lr=checks.positive_float("lr", lr))
+    optimizer = torch.optim.Adam(params, lr=checks.learning_rate("lr", lr))
     generator, losses = torch.Generator().manual_seed(seed), []
     for _ in range(steps):
         prompts = task.sample_prompts(batch_size, generator).to(policy.device)

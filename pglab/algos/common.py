@@ -50,6 +50,21 @@ def value_loss(values: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) 
     return 0.5 * masked_mean((values - targets.detach()) ** 2, mask)
 
 
+def check_rewards(rewards: torch.Tensor, task) -> None:
+    """Refuse a batch whose task reward is NaN or ±inf — before it reaches the loss.
+
+    The message blames the reward, not the learning rate: a non-finite reward
+    is a bug in the reward function (or its inputs), whatever the step size.
+    """
+    bad = ~torch.isfinite(rewards)
+    if bad.any():
+        rows = bad.any(1)
+        example = rewards[bad][0].item()
+        raise NonFiniteError(f"the reward is non-finite ({example}) for {int(rows.sum())} of {len(rows)} completions "
+                             f"of task {getattr(task, 'name', type(task).__name__)!r}; stopping before the update "
+                             "(parameters unchanged) — check the task's reward function")
+
+
 def apply_update(optimizer: torch.optim.Optimizer, loss: torch.Tensor,
                  params: Iterable[torch.nn.Parameter], max_grad_norm: float | None) -> float:
     """Backpropagate ``loss``, clip, and step — unless anything is non-finite.

@@ -38,7 +38,7 @@ import torch
 from .. import checks
 from ..advantages import BASELINES, RETURNS, whiten
 from ..rollout import sample, token_logprobs
-from .common import (apply_update, baseline_inputs, check_group_size, grouped_prompts, rollout_stats,
+from .common import (apply_update, check_rewards, baseline_inputs, check_group_size, grouped_prompts, rollout_stats,
                      value_loss)
 
 
@@ -71,11 +71,12 @@ class ReinforceConfig:
     """Sampling temperature (> 0); the gradient is taken for the tempered policy."""
 
     def __post_init__(self) -> None:
-        self.batch_size = checks.positive_int("batch_size", self.batch_size)
+        self.batch_size = checks.positive_int("batch_size", self.batch_size, maximum=checks.MAX_BATCH)
         self.gamma = checks.unit_interval("gamma", self.gamma)
         checks.choice("baseline", self.baseline, list(BASELINES))
         checks.choice("returns", self.returns, list(RETURNS))
         self.group_size = checks.positive_int("group_size", self.group_size)
+        self.normalize_advantages = checks.boolean("normalize_advantages", self.normalize_advantages)
         check_group_size(self.baseline, self.batch_size, self.group_size)
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
         self.value_coef = checks.non_negative_float("value_coef", self.value_coef)
@@ -102,6 +103,7 @@ def step(policy, optimizer: torch.optim.Optimizer, task, config: ReinforceConfig
     ro = sample(policy, prompts, task.max_new_tokens, generator=generator, temperature=config.temperature)
     # 2. rewards
     task_rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)  # (B, T)
+    check_rewards(task_rewards, task)
     kl = kl_to_reference(state, prompts, ro) if config.kl_coef > 0 else torch.zeros_like(task_rewards)
     rewards = task_rewards - config.kl_coef * kl                                       # Eq. (6.2)
     # 3. advantages

@@ -28,14 +28,37 @@ CRITIC_PREFIXES = ("critic_trunk.", "v_head.")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU."""
+    """``"auto"`` picks CUDA, then Apple's MPS, then the CPU. Asking for a device this
+    machine lacks is a ``ValueError`` naming what is available."""
     if str(device) != "auto":
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}") from None
+        if dev.type not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}")
+        if dev.type != "cpu" and dev not in available_devices() and torch.device(dev.type) not in available_devices():
+            raise ValueError(f"device {device!r} is not available on this machine; available: "
+                             f"{', '.join(str(d) for d in available_devices())} (or 'auto')")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} is not available: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def available_devices() -> list[torch.device]:
+    """The device types this machine can run pglab on: always the CPU, plus CUDA / MPS when present."""
+    found = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        found.append(torch.device("cuda"))
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        found.append(torch.device("mps"))
+    return found
 
 
 class Policy(nn.Module):
@@ -139,14 +162,56 @@ def make_policy(kind: str = "gru", vocab_size: int | None = None, *, embed_size:
     hidden_size = DEFAULT_HIDDEN[kind] if hidden_size is None else hidden_size
     if hasattr(vocab_size, "vocab"):
         vocab_size = len(vocab_size.vocab)
-    spec = {"kind": kind,
-            "vocab_size": checks.positive_int("vocab_size", vocab_size, minimum=3),
-            "embed_size": checks.positive_int("embed_size", embed_size),
-            "hidden_size": checks.positive_int("hidden_size", hidden_size),
-            "value_head": checks.choice("value_head", value_head, VALUE_HEADS),
-            "n_layers": n_layers, "n_heads": n_heads, "max_len": max_len,
-            "seed": checks.seed("seed", seed)}
+    spec = {"kind": kind, "vocab_size": vocab_size, "embed_size": embed_size, "hidden_size": hidden_size,
+            "value_head": value_head, "n_layers": n_layers, "n_heads": n_heads, "max_len": max_len, "seed": seed}
     return policy_from_spec(spec, device)
+
+
+# Upper bounds that keep a typo from allocating terabytes (this is a teaching lab, not a 7B model).
+MAX_SIZES = {"vocab_size": 1_000_000, "embed_size": 8192, "hidden_size": 8192, "n_layers": 64,
+             "n_heads": 128, "max_len": 65_536}
+MAX_PARAMETERS = 2_000_000_000
+"""A spec whose weights would exceed this count (8 GB in float32) is refused before anything is allocated."""
+
+
+def validate_spec(spec: object) -> dict[str, Any]:
+    """Check a policy spec (from :func:`make_policy` or a checkpoint); return a clean copy or raise ValueError."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"a policy spec must be a dict, got {type(spec).__name__}")
+    missing = {"kind", "vocab_size", "embed_size", "hidden_size", "value_head", "n_layers", "n_heads",
+               "max_len", "seed"} - set(spec)
+    if missing:
+        raise ValueError(f"policy spec lacks {', '.join(sorted(missing))}")
+    kind = checks.choice("policy", spec["kind"], list(TRUNKS))
+    clean: dict[str, Any] = {"kind": kind, "value_head": checks.choice("value_head", spec["value_head"], VALUE_HEADS),
+                             "seed": checks.seed("seed", spec["seed"])}
+    for name, maximum in MAX_SIZES.items():
+        value = spec[name]
+        if value is None and name in ("n_heads", "max_len") and kind != "transformer":
+            clean[name] = None
+            continue
+        clean[name] = checks.positive_int(name, value, minimum=3 if name == "vocab_size" else 1, maximum=maximum)
+    if kind == "transformer" and clean["hidden_size"] % clean["n_heads"]:
+        raise ValueError(f"hidden_size must be divisible by n_heads={clean['n_heads']}, got {clean['hidden_size']}")
+    if kind != "transformer" and clean["n_layers"] != 1:
+        raise ValueError(f"n_layers must be 1 for policy {kind!r} (a single-layer RNN), got {clean['n_layers']}")
+    n_params = _parameter_estimate(clean)
+    if n_params > MAX_PARAMETERS:
+        raise ValueError(f"this policy would have about {n_params:,} parameters (hidden_size={clean['hidden_size']}, "
+                         f"vocab_size={clean['vocab_size']}); the limit is {MAX_PARAMETERS:,}")
+    return clean
+
+
+def _parameter_estimate(spec: dict[str, Any]) -> int:
+    """Rough parameter count of a spec (within a few per cent), to refuse absurd sizes before allocating."""
+    V, E, H = spec["vocab_size"], spec["embed_size"], spec["hidden_size"]
+    if spec["kind"] == "transformer":
+        trunk = V * H + spec["max_len"] * H + spec["n_layers"] * 12 * H * H
+    else:
+        gates = 3 if spec["kind"] == "gru" else 4
+        trunk = V * E + gates * H * (E + H)
+    critic = trunk if spec["value_head"] == "separate" else 0
+    return trunk + critic + H * V + H
 
 
 def _transformer_sizes(kind: str, n_layers: int | None, n_heads: int | None,
@@ -166,10 +231,12 @@ def _transformer_sizes(kind: str, n_layers: int | None, n_heads: int | None,
 
 def policy_from_spec(spec: dict[str, Any], device: str | torch.device = "cpu") -> Policy:
     """Rebuild a policy from its plain-dict ``spec`` (as stored in checkpoints)."""
+    spec = validate_spec(spec)
+    device = resolve_device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec["seed"])
         policy = Policy(spec)
-    return policy.to(resolve_device(device))
+    return policy.to(device)
 
 
 def check_compatible(policy: Policy, vocab_size: int) -> None:

@@ -20,22 +20,41 @@ from .pairs import PairTask
 from .target import TargetTask
 from .translation import TranslationTask
 
+def _fixed(factory: Callable[..., Task], **fixed) -> Callable[..., Task]:
+    """A task constructor with some arguments set by the task's name; passing them again is an error."""
+    def build(**kwargs) -> Task:
+        clash = sorted(set(kwargs) & set(fixed))
+        if clash:
+            given = ", ".join(f"{k}={kwargs[k]!r}" for k in clash)
+            raise ValueError(f"{given}: the task name already sets {', '.join(f'{k}={fixed[k]!r}' for k in clash)}; "
+                             "choose the task by name instead (see pglab.tasks.TASKS)")
+        return factory(**fixed, **kwargs)
+    return build
+
+
 TASKS: dict[str, Callable[..., Task]] = {
-    "copy": lambda **kw: TargetTask("copy", **kw),
-    "copy-sparse": lambda **kw: TargetTask("copy", reward="sparse", **kw),
-    "reverse": lambda **kw: TargetTask("reverse", **kw),
-    "reverse-sparse": lambda **kw: TargetTask("reverse", reward="sparse", **kw),
-    "translate": lambda **kw: TranslationTask(metric="bleu", **kw),
-    "translate-chrf": lambda **kw: TranslationTask(metric="chrf", **kw),
-    "dialogue": lambda **kw: DialogueTask(**kw),
-    "fluency": lambda **kw: FluencyTask(**kw),
+    "copy": _fixed(TargetTask, mode="copy", reward="dense"),
+    "copy-sparse": _fixed(TargetTask, mode="copy", reward="sparse"),
+    "reverse": _fixed(TargetTask, mode="reverse", reward="dense"),
+    "reverse-sparse": _fixed(TargetTask, mode="reverse", reward="sparse"),
+    "translate": _fixed(TranslationTask, metric="bleu"),
+    "translate-chrf": _fixed(TranslationTask, metric="chrf"),
+    "dialogue": _fixed(DialogueTask),
+    "fluency": _fixed(FluencyTask),
 }
 DEFAULT_TASK = "copy"
 
 
 def make_task(name: str = DEFAULT_TASK, **kwargs) -> Task:
-    """Build a task by name; keyword arguments go to its constructor."""
-    return TASKS[checks.choice("task", name, list(TASKS))](**kwargs)
+    """Build a task by name; keyword arguments go to its constructor (an unknown one is a ValueError)."""
+    factory = TASKS[checks.choice("task", name, list(TASKS))]
+    try:
+        return factory(**kwargs)
+    except TypeError as err:
+        if "unexpected keyword argument" not in str(err):
+            raise
+        arg = str(err).split("argument ")[-1]
+        raise ValueError(f"make_task({name!r}) does not take {arg}") from None
 
 
 __all__ = ["TASKS", "DEFAULT_TASK", "make_task", "Task", "FixedPrompts", "RewardSum", "at_last_token",

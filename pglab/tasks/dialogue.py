@@ -48,7 +48,7 @@ class DialogueTask(PairTask):
     def __init__(self, *, metric: str = "chrf", n_pairs: int = 1500, test_fraction: float = 0.1,
                  seed: int = 0, split: str = "train", grammar: Grammar | None = None) -> None:
         self.grammar = grammar or Grammar()
-        n_pairs = checks.positive_int("n_pairs", n_pairs, minimum=len(GREETINGS) + 2)
+        n_pairs = checks.positive_int("n_pairs", n_pairs, minimum=len(GREETINGS) + 2, maximum=100_000)
         super().__init__(dialogue_corpus(self.grammar, n_pairs, seed), name="dialogue", metric=metric,
                          test_fraction=test_fraction, split=split)
         if metric == "chrf":

@@ -27,7 +27,7 @@ class FluencyTask(Task):
     def __init__(self, *, n_sentences: int = 2000, seed: int = 0, grammar: Grammar | None = None,
                  lm_steps: int = 400) -> None:
         self.grammar = grammar or Grammar()
-        n_sentences = checks.positive_int("n_sentences", n_sentences)
+        n_sentences = checks.positive_int("n_sentences", n_sentences, maximum=100_000)
         generator = torch.Generator().manual_seed(seed)
         self.sentences = [render_source(sample_sentence(self.grammar, generator)) for _ in range(n_sentences)]
         self.vocab = Vocab(self.grammar.source_words())

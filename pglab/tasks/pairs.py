@@ -7,7 +7,6 @@ paid on the last valid token.
 """
 from __future__ import annotations
 
-import sacrebleu
 import torch
 
 from .. import checks
@@ -27,6 +26,9 @@ class PairTask(Task):
         self.metric = checks.choice("metric", metric, list(METRICS))
         self.split = checks.choice("split", split, SPLITS)
         test_fraction = checks.unit_interval("test_fraction", test_fraction)
+        if not 0.0 < test_fraction < 1.0 or round(test_fraction * len(pairs)) >= len(pairs):
+            raise ValueError(f"test_fraction must leave both splits non-empty: a value in (0, 1) with at least one "
+                             f"training pair out of {len(pairs)}, got {test_fraction!r}")
         if len(pairs) < 2:
             raise ValueError(f"a pair task needs at least 2 pairs, got {len(pairs)}")
         self.name = name if metric == "bleu" else f"{name}-{metric}"
@@ -81,6 +83,7 @@ class PairTask(Task):
         prompts = self.prompts(split)
         ro = sample(policy, prompts, self.max_new_tokens, generator=torch.Generator(), greedy=True)
         hyps, refs = self.decode(ro.completion_ids.cpu()), self.references(prompts)
+        import sacrebleu
         return {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
                 "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
 

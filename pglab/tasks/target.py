@@ -25,6 +25,10 @@ REWARD_KINDS = ("dense", "sparse")
 MODES = ("copy", "reverse")
 
 
+MAX_LENGTH = 256
+"""Longest string a copy/reverse task generates (the policy's horizon is length + 1)."""
+
+
 class TargetTask(Task):
     """Write a target string derived from the prompt, token by token."""
 
@@ -32,7 +36,7 @@ class TargetTask(Task):
                  reward: str = "dense") -> None:
         self.mode = checks.choice("mode", mode, MODES)
         self.reward_kind = checks.choice("reward", reward, REWARD_KINDS)
-        self.length = checks.positive_int("length", length)
+        self.length = checks.positive_int("length", length, maximum=MAX_LENGTH)
         self.alphabet = checks.positive_int("alphabet", alphabet, minimum=2)
         if self.alphabet > 26:
             raise ValueError(f"alphabet must be in [2, 26], got {alphabet!r}")
