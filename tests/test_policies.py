@@ -67,12 +67,17 @@ def test_greedy_is_deterministic_and_argmax(gen):
     assert torch.equal(a.completion_ids[:, 0], first)
 
 
-def test_device_auto_falls_back_to_an_available_device():
-    device = pg.resolve_device("auto")
-    if torch.cuda.is_available():
-        assert device.type == "cuda"
-    else:
-        assert device.type in ("mps", "cpu")
+def test_device_auto_falls_back_to_an_available_device(monkeypatch):
+    mps = getattr(torch.backends, "mps", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if mps is not None:
+        monkeypatch.setattr(mps, "is_available", lambda: False)
+    assert pg.resolve_device("auto") == torch.device("cpu")
+    if mps is not None:
+        monkeypatch.setattr(mps, "is_available", lambda: True)
+        assert pg.resolve_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pg.resolve_device("auto") == torch.device("cuda")          # CUDA first
     policy = pg.make_policy("gru", 8, hidden_size=8, device="cpu")
     assert policy.device.type == "cpu"
 

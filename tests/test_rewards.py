@@ -6,7 +6,7 @@ import pglab as pg
 from pglab.rollout import completion_mask
 from pglab.rewards import FluencyReward, at_last_token, sentence_bleu, sentence_chrf
 from pglab.tasks.toylang import Grammar, parallel_corpus
-from pglab.vocab import EOS_ID, PAD_ID
+from pglab.vocab import BOS_ID, EOS_ID, PAD_ID
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +92,17 @@ def test_fluency_adds_to_another_task():
     base = pg.make_task("translate", n_pairs=600)
     with pytest.raises(ValueError, match="vocab_size"):
         base.plus(FluencyReward(flu.lm, use_prompt=False))
-    combo = base.plus(base.fluency_reward(lm_steps=100), coef=0.0)
+    extra = base.fluency_reward(lm_steps=100)
+    combo = base.plus(extra, coef=0.5)
     assert combo.name == "translate+fluency"
     g = torch.Generator().manual_seed(0)
     p = combo.sample_prompts(3, g)
     c = torch.full((3, combo.max_new_tokens), EOS_ID)
     m = torch.zeros(3, combo.max_new_tokens); m[:, 0] = 1
-    assert torch.allclose(combo.reward(p, c, m), base.reward(p, c, m))
+    # independently: a one-token completion "<eos>" scores log p_ref(<eos> | <bos>) on its only token
+    with torch.no_grad():
+        log_p_eos = torch.log_softmax(extra.lm(torch.tensor([[BOS_ID]]))[0, -1], -1)[EOS_ID]
+    expected = base.reward(p, c, m)
+    expected[:, 0] += 0.5 * log_p_eos
+    assert log_p_eos < -0.01                              # the extra term is not zero …
+    assert torch.allclose(combo.reward(p, c, m), expected, atol=1e-5)   # … and it is added with its coef
