@@ -1,6 +1,6 @@
 """Returns, baselines and advantages: pure functions of (B, T) tensors.
 
-Notation: ``rewards[i, t]`` is r_t of sample i, ``mask[b, t]`` is 1 on valid
+Notation: ``rewards[i, t]`` is r_t of sample i, ``mask[i, t]`` is 1 on valid
 tokens (up to and including EOS), γ is ``gamma``.
 
 Reward-to-go (Eq. 3.3):  G_t = Σ_{k ≥ t} γ^{k−t} r_k.
