@@ -57,7 +57,8 @@ class Lab:
         refresh_seconds = checks.positive_float("refresh_seconds", refresh_seconds)
         if refresh_seconds > 60:
             raise ValueError(f"refresh_seconds must be in (0, 60], got {refresh_seconds!r}")
-        self._fixed = {"measure_every": cfg.measure_every, "meter_batches": cfg.meter_batches}  # no control
+        self._fixed = {"measure_every": cfg.measure_every, "meter_batches": cfg.meter_batches,  # no control
+                       "device": cfg.device}
         self.refresh_seconds = refresh_seconds
         self.race: Race | None = None
         self._thread: threading.Thread | None = None

@@ -23,7 +23,7 @@ from .algos import ALGOS
 from .algos.a2c import A2CConfig
 from .algos.reinforce import ReinforceConfig
 from .gradients import Estimator, batch_gradients
-from .policies import TRUNKS, make_policy
+from .policies import TRUNKS, make_policy, resolve_device
 from .rollout import sample
 from .tasks import DEFAULT_TASK, TASKS, make_task
 from .train import History
@@ -50,6 +50,8 @@ class RaceConfig:
     seeds: int = 1
     measure_every: int = 25
     meter_batches: int = 6
+    device: str = "cpu"
+    """Where the policies train: "cpu", "cuda", "mps" or "auto" (checked against this machine)."""
 
     def __post_init__(self) -> None:
         checks.choice("task", self.task, list(TASKS))
@@ -77,6 +79,9 @@ class RaceConfig:
             raise ValueError(f"seeds must be an integer in [1, 8], got {self.seeds!r}")
         self.measure_every = checks.positive_int("measure_every", self.measure_every)
         self.meter_batches = checks.positive_int("meter_batches", self.meter_batches, minimum=2)
+        if not isinstance(self.device, str):
+            raise ValueError(f"device must be a string such as 'cpu', 'cuda' or 'auto', got {self.device!r}")
+        resolve_device(self.device)                         # an unavailable device fails here, where it enters
 
 
 @dataclass
@@ -119,7 +124,8 @@ class Race:
             algo, algo_cfg, est = _algorithm(name, config)
             critic = "separate" if algo == "a2c" or getattr(algo_cfg, "baseline", "") == "value" else None
             for seed in range(config.seeds):
-                policy = make_policy(config.policy, len(self.task.vocab), value_head=critic, seed=seed)
+                policy = make_policy(config.policy, len(self.task.vocab), value_head=critic, seed=seed,
+                                     device=config.device)
                 opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
                 self.runs.append(Run(name, seed, algo, algo_cfg, est, policy, opt, torch.Generator().manual_seed(seed)))
         self.step = 0

@@ -23,3 +23,41 @@ def test_training_on_cuda_keeps_every_tensor_on_the_device(kind):
 
 def test_auto_device_picks_cuda():
     assert pg.resolve_device("auto").type == "cuda"
+
+
+@pytest.mark.parametrize("algo,config,value_head", [
+    ("reinforce", pg.ReinforceConfig(batch_size=32, baseline="none", returns="total"), None),
+    ("reinforce", pg.ReinforceConfig(batch_size=32, baseline="leave_one_out", group_size=4), None),
+    ("reinforce", pg.ReinforceConfig(batch_size=32, baseline="greedy"), None),
+    ("reinforce", pg.ReinforceConfig(batch_size=32, baseline="value"), "separate"),
+    ("reinforce", pg.ReinforceConfig(batch_size=32, returns="discounted_reward_to_go", gamma=0.9), None),
+    ("a2c", pg.A2CConfig(batch_size=32), "separate"),
+    ("a2c", pg.A2CConfig(batch_size=32, advantage="nstep", n_steps=2), "shared"),
+])
+def test_every_algorithm_trains_on_cuda_like_on_the_cpu(algo, config, value_head):
+    # The sampler draws its uniforms on the CPU, so the first update sees the same tokens on both devices.
+    task = pg.make_task("copy")
+    runs = {}
+    for device in ("cpu", "cuda"):
+        policy = pg.make_policy("gru", len(task.vocab), value_head=value_head, seed=0, device=device)
+        runs[device] = pg.train.train(policy, task, algo=algo, config=config, steps=3, lr=1e-3, seed=0)
+    assert runs["cpu"]["reward/mean"][0] == runs["cuda"]["reward/mean"][0]
+    assert abs(runs["cpu"]["loss/policy"][0] - runs["cuda"]["loss/policy"][0]) < 1e-3
+
+
+def test_gradient_meter_and_exact_gradient_on_cuda():
+    tiny = pg.exact.tiny_problem(device="cuda")
+    J, grad_J = tiny.gradient()
+    assert grad_J.is_cuda
+    g = pg.gradients.batch_gradients(tiny.policy, tiny.task, "reward_to_go", batch_size=16, n_batches=20)
+    report = pg.gradients.report("rtg", g, grad_J)
+    assert report.bias < 5 * report.noise_floor
+    z = pg.gradients.z_scores(g, grad_J, torch.eye(g.shape[1])[:4])      # directions on the CPU on purpose
+    assert z.shape == (4,)
+
+
+def test_race_trains_and_measures_on_cuda():
+    race = pg.race.Race(pg.race.RaceConfig(steps=10, measure_every=5, device="cuda", batch_size=16))
+    race.run()
+    assert all(r.policy.device.type == "cuda" for r in race.runs)
+    assert all(len(m) >= 2 for m in race.meter.values())
