@@ -96,10 +96,11 @@ def total_return(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) 
 
 
 def discounted_reward_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
-    """γ^t G_t: reward-to-go weighted by γ^t, the estimator of ∇J_γ (Eq. 5.6).
+    """γ^(t−1) G_t: reward-to-go weighted by the discount of its step, the estimator of ∇J_γ (Eq. 5.6).
 
-    With J_γ(θ) = E[Σ_t γ^t r_t], the policy gradient theorem gives
-    ∇J_γ = E[Σ_t γ^t ∇log π(a_t|s_t) G_t]. The popular estimator drops the γ^t
+    Tokens are numbered t = 1 … T as in the chapters (array index t − 1, so the first
+    token has weight γ^0 = 1). With J_γ(θ) = E[Σ_t γ^(t−1) r_t], the policy gradient theorem
+    gives ∇J_γ = E[Σ_t γ^(t−1) ∇log π(a_t|s_t) G_t]. The popular estimator drops the γ^(t−1)
     (:func:`reward_to_go` with γ < 1): that is the gradient of *no* objective
     (Nota & Thomas, 2020) — it treats every step as if it were the first.
     With γ = 1 both are the same.
@@ -107,8 +108,8 @@ def discounted_reward_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: fl
     >>> discounted_reward_to_go(torch.tensor([[1., 0., 2.]]), torch.ones(1, 3), gamma=0.5)
     tensor([[1.5000, 0.5000, 0.5000]])
     """
-    discount = gamma ** torch.arange(rewards.shape[1], dtype=rewards.dtype, device=rewards.device)  # γ^t
-    return discount * reward_to_go(rewards, mask, gamma)                                         # γ^t G_t
+    discount = gamma ** torch.arange(rewards.shape[1], dtype=rewards.dtype, device=rewards.device)  # γ^(t−1)
+    return discount * reward_to_go(rewards, mask, gamma)                                         # Eq. (5.6)
 
 
 def reward_so_far(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:

@@ -4,18 +4,18 @@ The unit of measurement is **one batch gradient exactly as training computes
 it** — baselines are computed within the batch — repeated over many independent
 batches. Each batch gradient is
 
-    ĝ = (1/B) Σ_b Σ_t w_{b,t} ∇ log π_θ(a_{b,t} | s_{b,t}),
+    ĝ = (1/B) Σ_i Σ_t w_{i,t} ∇ log π_θ(a_{i,t} | s_{i,t}),     i = 1..B samples, t = 1..T tokens,
 
 where the weights w (returns, advantages) come from the estimator. Because w is
 fixed once the batch is drawn, ĝ is the mean of *per-sample* gradients
-∇ Σ_t w_{b,t} log π_θ, which ``torch.func`` computes for thousands of samples in
+∇ Σ_t w_{i,t} log π_θ, which ``torch.func`` computes for thousands of samples in
 one vectorised call (vmap over grad of a functional_call), with a plain loop as
 fallback.
 
 Reported per estimator, each with a standard error (bootstrap over batches):
 
-* ``bias``      ‖E ĝ − ∇J‖ (the mean over R batches still carries noise ≈ √(variance / R),
-                reported as ``noise_floor``);
+* ``bias``      ‖mean of the M ĝ − ∇J‖ (the mean over M batches still carries noise ≈ √(variance / M),
+                reported as ``noise_floor``: an unbiased estimator's bias sits near it);
 * ``variance``  tr Cov[ĝ], the total variance of one batch gradient;
 * ``snr``       ‖E ĝ‖² / tr Cov[ĝ] (‖E ĝ‖² estimated without its noise term);
 * ``cosine``    mean over batches of cos(ĝ, ∇J): how well one update points uphill.
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
 from . import checks
-from .advantages import BASELINES, RETURNS, gae
+from .advantages import BASELINES, RETURNS, gae, nstep_returns, reward_to_go
 from .algos.common import baseline_inputs, check_group_size, grouped_prompts
 from .rollout import sample, token_logprobs
 
@@ -52,23 +52,33 @@ def policy_parameters(policy) -> dict[str, torch.nn.Parameter]:
 class Estimator:
     """A policy-gradient estimator: which weight multiplies each token's score ∇ log π."""
     returns: str = "reward_to_go"
-    """"total" (whole-episode return), "reward_to_go", "reward_so_far" (the article) or "gae"."""
+    """"total" (whole-episode return), "reward_to_go", "discounted_reward_to_go" (γ^t G_t, t counted from 0:
+    Eq. 5.6), "reward_so_far" (the article), or one of the critic's advantages: "gae" (A_t = GAE(λ), Eq. 5.4) or "nstep"
+    (A_t = G_t^(n) − V_φ(s_t), Eq. 5.3)."""
     baseline: str = "none"
-    """A name in ``pglab.advantages.BASELINES`` (ignored for "gae", whose baseline is the critic)."""
+    """A name in ``pglab.advantages.BASELINES`` (ignored for "gae" and "nstep", whose baseline is the critic)."""
     gamma: float = 1.0
     """Discount γ used by the weights. Compare "reward_to_go" with γ < 1 against the exact ∇J or ∇J_γ
     (``exact.gradient(..., gamma)``): it is unbiased for neither; "discounted_reward_to_go" is unbiased for ∇J_γ."""
     gae_lambda: float = 1.0
     """λ for returns="gae"."""
+    n_steps: int = 1
+    """n for returns="nstep": 1 is the one-step TD advantage (= GAE with λ = 0), n ≥ T the Monte Carlo
+    advantage G_t − V_φ(s_t) (= GAE with λ = 1)."""
     group_size: int = 1
     """Samples per prompt, for the group baselines."""
 
     def __post_init__(self) -> None:
-        checks.choice("returns", self.returns, [*RETURNS, "gae"])
+        checks.choice("returns", self.returns, [*RETURNS, *CRITIC_RETURNS])
         checks.choice("baseline", self.baseline, list(BASELINES))
         checks.unit_interval("gamma", self.gamma)
         checks.unit_interval("gae_lambda", self.gae_lambda)
         checks.positive_int("group_size", self.group_size)
+        checks.positive_int("n_steps", self.n_steps)
+
+
+CRITIC_RETURNS = ("gae", "nstep")
+"""Estimator returns that are advantages built from the critic V_φ (they need a value head)."""
 
 
 ESTIMATORS: dict[str, Estimator] = {
@@ -95,10 +105,13 @@ def sample_weights(est: Estimator, policy, task, batch_size: int, generator: tor
     prompts = grouped_prompts(task, batch_size, est.group_size, generator).to(policy.device)
     ro = sample(policy, prompts, task.max_new_tokens, generator=generator)
     rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)
-    if est.returns == "gae":
+    if est.returns in CRITIC_RETURNS:
         if ro.values is None:
-            raise ValueError("returns='gae' needs a policy with a value head")
-        return prompts, ro.completion_ids, gae(rewards, ro.values, ro.mask, est.gamma, est.gae_lambda)
+            raise ValueError(f"returns={est.returns!r} needs a policy with a value head")
+        if est.returns == "gae":                                                     # Eq. (5.4)
+            return prompts, ro.completion_ids, gae(rewards, ro.values, ro.mask, est.gamma, est.gae_lambda)
+        targets = nstep_returns(rewards, ro.values, ro.mask, est.gamma, est.n_steps)  # Eq. (5.3)
+        return prompts, ro.completion_ids, (targets - ro.values) * ro.mask
     returns_fn = RETURNS[est.returns]
     returns = returns_fn(rewards, ro.mask, est.gamma)
     inputs = baseline_inputs(est.baseline, policy, task, ro, returns, returns_fn, est.gamma,
@@ -144,7 +157,7 @@ def per_sample_gradients(policy, prompts: torch.Tensor, completions: torch.Tenso
 
 def batch_gradients(policy, task, est: Estimator | str, *, batch_size: int = 16, n_batches: int = 200,
                     seed: int = 0, method: str = "vmap") -> torch.Tensor:
-    """R = ``n_batches`` independent batch gradients of J (ascent direction), shape (R, P_θ).
+    """M = ``n_batches`` independent batch gradients of J (ascent direction), shape (M, P_θ).
 
     ``method``: "vmap" or "loop" assemble them from per-sample gradients; "batch"
     takes one backward pass per batch (the same numbers, best for large models).
@@ -163,7 +176,7 @@ def batch_gradients(policy, task, est: Estimator | str, *, batch_size: int = 16,
 
 
 def _batch_gradient(policy, prompts: torch.Tensor, completions: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """(1/B) Σ_b Σ_t w_{b,t} ∇ log π_θ(a_{b,t}|s_{b,t}) by a single backward pass, flattened."""
+    """(1/B) Σ_i Σ_t w_{i,t} ∇ log π_θ(a_{i,t}|s_{i,t}) by a single backward pass, flattened."""
     logprobs = token_logprobs(policy, prompts, completions).logprobs
     return flat_grad((weights * logprobs).sum(1).mean(), policy_parameters(policy))
 
@@ -188,24 +201,29 @@ class GradientReport:
 
 
 def _stats(g: torch.Tensor, exact: torch.Tensor) -> tuple[float, float, float]:
-    R = g.shape[0]
+    M = g.shape[0]
     mean = g.mean(0)
     variance = g.var(0, unbiased=True).sum()
-    signal = (mean.pow(2).sum() - variance / R).clamp_min(0.0)      # ‖E ĝ‖² without its noise term
+    signal = (mean.pow(2).sum() - variance / M).clamp_min(0.0)      # ‖E ĝ‖² without its noise term
     return (mean - exact).norm().item(), variance.item(), (signal / variance).item()
 
 
 def report(name: str, grads: torch.Tensor, exact: torch.Tensor, n_boot: int = 200, seed: int = 0) -> GradientReport:
-    """Bias, variance, SNR (bootstrap standard errors) and cosine (its standard error) of ``grads`` (R, P)."""
-    grads, exact = grads.double(), exact.double().to(grads.device)
-    R = grads.shape[0]
+    """Bias, variance, SNR (bootstrap standard errors) and cosine (its standard error) of ``grads`` (M, P)."""
+    grads, exact = _cpu64(grads), _cpu64(exact)      # statistics on the CPU in float64 (MPS has no float64)
+    M = grads.shape[0]
     bias, variance, snr = _stats(grads, exact)
     gen = torch.Generator().manual_seed(seed)
-    boot = torch.tensor([_stats(grads[torch.randint(R, (R,), generator=gen)], exact) for _ in range(n_boot)])
+    boot = torch.tensor([_stats(grads[torch.randint(M, (M,), generator=gen)], exact) for _ in range(n_boot)])
     cos = F.cosine_similarity(grads, exact[None], dim=1)
-    return GradientReport(name, bias, boot[:, 0].std().item(), math.sqrt(variance / R), variance,
+    return GradientReport(name, bias, boot[:, 0].std().item(), math.sqrt(variance / M), variance,
                           boot[:, 1].std().item(), snr, boot[:, 2].std().item(), cos.mean().item(),
-                          (cos.std() / math.sqrt(R)).item(), R)
+                          (cos.std() / math.sqrt(M)).item(), M)
+
+
+def _cpu64(x: torch.Tensor) -> torch.Tensor:
+    """A detached float64 copy on the CPU: the statistics are cheap, and every device supports this."""
+    return x.detach().to(device="cpu", dtype=torch.float64)
 
 
 def z_scores(grads: torch.Tensor, target: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
@@ -214,8 +232,8 @@ def z_scores(grads: torch.Tensor, target: torch.Tensor, directions: torch.Tensor
     For an unbiased estimator each z is approximately standard normal, so
     max |z| over k directions stays below Φ⁻¹(1 − α/2k) with probability 1 − α.
     """
-    grads, target, directions = grads.double(), target.double(), directions.double()
-    proj = grads @ directions.T                                       # (R, k)
+    grads, target, directions = _cpu64(grads), _cpu64(target), _cpu64(directions)   # any devices in, CPU out
+    proj = grads @ directions.T                                       # (M, k)
     se = proj.std(0, unbiased=True) / math.sqrt(grads.shape[0])
     return (proj.mean(0) - directions @ target) / se
 
@@ -223,6 +241,50 @@ def z_scores(grads: torch.Tensor, target: torch.Tensor, directions: torch.Tensor
 def bonferroni_threshold(k: int, alpha: float = 1e-3) -> float:
     """Φ⁻¹(1 − α / 2k): the two-sided bound for the largest of k z-scores."""
     return float(torch.special.ndtri(torch.tensor(1 - alpha / (2 * k), dtype=torch.float64)))
+
+
+def exact_values(policy, task, prompts: torch.Tensor, gamma: float = 1.0
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The true value V^π(s_t) = E[G_t | s_t] of every state of a tiny problem, by enumeration.
+
+    Returns ``(v_true, v_critic, weight)``, each (prompts × completions, T): the exact value,
+    the critic's V_φ(s_t) (zeros without a value head) and how often the policy visits the state
+    (p_θ(τ) on the valid tokens of τ, divided by the number of prompts). An independent yardstick
+    for a critic: unlike the critic's own target y_t, it contains nothing of V_φ.
+    """
+    from .exact import enumerate_completions                # exact imports this module
+    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
+    ids, mask = ids.to(policy.device), mask.to(policy.device)
+    v_true, v_critic, weight = [], [], []
+    with torch.no_grad():
+        for prompt in prompts.to(policy.device):
+            rows = prompt.expand(len(ids), -1)
+            out = token_logprobs(policy, rows, ids)
+            p = (out.logprobs * mask).sum(1).exp()                                   # p_θ(τ | x)
+            G = reward_to_go(task.reward(rows, ids, mask).to(policy.device), mask, gamma)
+            w = p[:, None] * mask                                                     # visits of s_t
+            v = torch.zeros_like(G)
+            for t in range(ids.shape[1]):                    # states s_t = (x, a_<t): group by prefix
+                state = (torch.unique(ids[:, :t], dim=0, return_inverse=True)[1] if t
+                         else torch.zeros(len(ids), dtype=torch.long, device=ids.device))
+                num = torch.zeros_like(p).index_add_(0, state, w[:, t] * G[:, t])
+                den = torch.zeros_like(p).index_add_(0, state, w[:, t])
+                v[:, t] = num[state] / den[state].clamp_min(1e-30)                     # E[G_t | s_t]
+            v_true.append(v * mask)
+            v_critic.append(torch.zeros_like(G) if out.values is None else out.values * mask)
+            weight.append(w / len(prompts))
+    return torch.cat(v_true), torch.cat(v_critic), torch.cat(weight)
+
+
+def critic_explained_variance(policy, task, prompts: torch.Tensor, gamma: float = 1.0) -> float:
+    """1 − E[(V_φ − V^π)²] / Var[V^π] over the states the policy visits, V^π exact (enumeration).
+
+    1: the critic is the true value function; 0: no better than the best constant; negative: worse.
+    """
+    v_true, v_critic, w = exact_values(policy, task, prompts, gamma)
+    w = w / w.sum()
+    mean = (w * v_true).sum()
+    return (1 - (w * (v_critic - v_true) ** 2).sum() / (w * (v_true - mean) ** 2).sum()).item()
 
 
 def format_table(reports: list[GradientReport]) -> str:

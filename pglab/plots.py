@@ -169,3 +169,90 @@ def show(fig: Figure):
 def save(fig: Figure, path: str | Path, dpi: int = 120) -> None:
     """Write a figure to PNG with an opaque white background (readable in dark themes too)."""
     fig.savefig(path, dpi=dpi, facecolor="white")
+
+
+def curves_per_seed(runs: Mapping[str, Sequence[History]], *, key: str = "reward/mean", window: int = 10,
+                    title: str = "Mean episode reward, every seed",
+                    ylabel: str = "reward per completion") -> Figure:
+    """One panel per contender: every seed as a thin line (smoothed) and their mean as a thick one.
+
+    The panels share both axes, so contenders compare at a glance and no seed hides in a band.
+    """
+    fig, axes = _figure(len(runs), width=3.2 * len(runs) + 1.0, height=3.6)
+    for i, (ax, (name, histories)) in enumerate(zip(axes, runs.items())):
+        n = min(len(h) for h in histories)
+        ys = np.stack([smooth(h[key][:n], window) for h in histories])     # (seeds, steps)
+        for y in ys:
+            ax.plot(y, color=f"C{i}", linewidth=0.8, alpha=0.45)
+        ax.plot(ys.mean(0), color=f"C{i}", linewidth=2.2, label=f"mean of {len(histories)} seeds")
+        ax.set(xlabel="update step", title=name)
+        ax.title.set_fontsize("medium")
+        ax.legend(loc="lower right", fontsize="small")
+    for ax in axes[1:]:
+        ax.sharey(axes[0])
+        ax.tick_params(labelleft=False)
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(title)
+    return fig
+
+
+def estimator_points(reports: Sequence, *, rescaled: Sequence[str] = (),
+                     title: str = "Gradient estimators against the exact gradient") -> Figure:
+    """Variance, SNR and cosine per estimator as points with ±1 standard-error bars (linear axes).
+
+    Estimators named in ``rescaled`` (e.g. GRPO's group normalisation, which multiplies every
+    advantage by 1/std) have a variance on another scale: they are left out of the variance
+    panel and their value is written under it; SNR and cosine are scale-free and show everyone.
+    """
+    fig, axes = _figure(3, width=12, height=1.4 + 0.42 * len(reports))
+    y = np.arange(len(reports))
+    kept = [i for i, r in enumerate(reports) if r.name not in rescaled]
+    panels = [("variance", "tr Cov[ĝ] (lower is better)", kept),
+              ("snr", "SNR ‖E ĝ‖² / tr Cov[ĝ] (higher is better)", range(len(reports))),
+              ("cosine", "mean cos(ĝ, ∇J) (higher is better)", range(len(reports)))]
+    for ax, (key, label, rows) in zip(axes, panels):
+        rows = list(rows)
+        ax.errorbar([getattr(reports[i], key) for i in rows], y[rows],
+                    xerr=[getattr(reports[i], f"{key}_se") for i in rows], fmt="o", capsize=3, color="C0")
+        ax.set_xlabel(label, fontsize="small")
+        ax.set_yticks(y, [r.name for r in reports])
+        ax.set_ylim(len(reports) - 0.5, -0.5)
+    notes = [f"{r.name}: {r.variance:.3g} ± {r.variance_se:.1g} (rescaled, not shown)"
+             for r in reports if r.name in rescaled]
+    if notes:
+        axes[0].set_title("\n".join(notes), fontsize="small", loc="left")
+    for ax in axes[1:]:
+        ax.tick_params(labelleft=False)
+    fig.suptitle(title)
+    return fig
+
+
+def seed_lines(x: Sequence[float], runs: Mapping[str, Sequence[Sequence[float]]], *, xlabel: str, ylabel: str,
+               title: str) -> Figure:
+    """One faint line per seed and the mean over seeds in bold, per method (e.g. test BLEU over updates)."""
+    fig, (ax,) = _figure()
+    for i, (name, seeds) in enumerate(runs.items()):
+        ys = np.asarray(seeds, dtype=float)                                  # (seeds, len(x))
+        for y in ys:
+            ax.plot(x, y, color=f"C{i}", alpha=0.35, linewidth=1)
+        ax.plot(x, ys.mean(0), color=f"C{i}", linewidth=2.5, marker="o", markersize=3,
+                label=f"{name} (mean of {len(ys)} seeds)")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(loc="best")
+    return fig
+
+
+def reward_kl(points: Mapping[str, tuple[float, float]], *, frontier: tuple[Sequence[float], Sequence[float]] | None = None,
+              title: str, ylabel: str = "mean reward E[R]", xlabel: str = "KL(π ‖ π_ref) per completion (nats)") -> Figure:
+    """Reward against KL to the reference: labelled points ``points[label] = (kl, reward)`` and,
+    when known, the exact optimal frontier ``(kls, rewards)`` as a line."""
+    fig, (ax,) = _figure()
+    if frontier is not None:
+        ax.plot(*frontier, color="C7", linewidth=2, label="exact optimum π* over β")
+    kls, rewards = zip(*points.values())
+    ax.plot(kls, rewards, "o", color="C3", markersize=7, label="trained policies")
+    for label, (kl, reward) in points.items():
+        ax.annotate(label, (kl, reward), textcoords="offset points", xytext=(6, -12), fontsize=9)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(loc="lower right")
+    return fig

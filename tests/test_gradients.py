@@ -37,14 +37,85 @@ def test_unbiased_estimators_match_the_exact_gradient(tiny, name):
     assert max_z(tiny, name) < G.bonferroni_threshold(len(tiny[3]), ALPHA)
 
 
-def test_a2c_with_lambda_one_is_unbiased_whatever_the_critic(tiny):
-    assert max_z(tiny, G.Estimator(returns="gae", gae_lambda=1.0)) < G.bonferroni_threshold(len(tiny[3]), ALPHA)
+@pytest.mark.parametrize("estimator", [
+    G.Estimator(returns="gae", gae_lambda=1.0),             # G_t − V(s_t)
+    G.Estimator(returns="nstep", n_steps=4),                # n ≥ T: nothing left to bootstrap from
+    G.Estimator(returns="discounted_reward_to_go", gamma=1.0),
+])
+def test_critic_free_advantages_are_unbiased_whatever_the_critic(tiny, estimator):
+    assert max_z(tiny, estimator) < G.bonferroni_threshold(len(tiny[3]), ALPHA)
+
+
+@pytest.mark.parametrize("n, lam", [(1, 0.0), (4, 1.0), (9, 1.0)])
+def test_nstep_advantage_matches_gae_at_its_ends(tiny, n, lam):
+    """n = 1 is the one-step TD error (GAE λ = 0); n ≥ T (= 4 here) is G_t − V(s_t) (GAE λ = 1):
+    two different code paths (nstep_returns and gae) on the same samples."""
+    task, policy, _, _ = tiny
+    size = dict(batch_size=8, n_batches=3, seed=5)
+    nstep = G.batch_gradients(policy, task, G.Estimator(returns="nstep", n_steps=n), **size)
+    lam_g = G.batch_gradients(policy, task, G.Estimator(returns="gae", gae_lambda=lam), **size)
+    assert torch.allclose(nstep, lam_g, atol=1e-6)
+    assert nstep.abs().max() > 1e-3                          # not trivially zero
+
+
+def test_nstep_weights_are_the_bootstrapped_return_minus_the_value():
+    problem = exact.tiny_problem()
+    est = G.Estimator(returns="nstep", n_steps=2)
+    gen = torch.Generator().manual_seed(1)
+    _, completions, weights = G.sample_weights(est, problem.policy, problem.task, 6, gen, {})
+    ro_gen = torch.Generator().manual_seed(1)                # the same draws, by hand
+    prompts = problem.task.sample_prompts(6, ro_gen)
+    ro = pg.rollout.sample(problem.policy, prompts, problem.task.max_new_tokens, generator=ro_gen)
+    r = problem.task.reward(prompts, ro.completion_ids, ro.mask) * ro.mask
+    v = ro.values * ro.mask
+    T = r.shape[1]
+    expected = torch.zeros_like(r)
+    for t in range(T):                                       # G_t^(2) − V(s_t) = r_t + r_{t+1} + V(s_{t+2}) − V(s_t)
+        expected[:, t] = sum(r[:, k] for k in range(t, min(t + 2, T))) + (v[:, t + 2] if t + 2 < T else 0) - v[:, t]
+    assert torch.equal(completions, ro.completion_ids)
+    assert torch.allclose(weights, expected * ro.mask, atol=1e-6)
+
+
+def test_discounted_estimators_against_the_exact_discounted_gradient(tiny):
+    """Eq. 5.6: Σ_t γ^t ∇log π G_t is ∇J_γ exactly; without γ^t it is neither ∇J_γ nor ∇J."""
+    problem = exact.tiny_problem()
+    gamma = 0.5
+    _, grad_J = problem.gradient()
+    _, grad_Jg = problem.gradient(gamma)
+    with_gt = exact.expected_estimate(problem.policy, problem.task, problem.prompts, "discounted_reward_to_go", gamma)
+    without = exact.expected_estimate(problem.policy, problem.task, problem.prompts, "reward_to_go", gamma)
+    assert (with_gt - grad_Jg).norm() < 1e-6 * grad_Jg.norm().clamp_min(1.0)
+    assert (without - grad_Jg).norm() > 0.5 * grad_Jg.norm()
+    assert (without - grad_J).norm() > 0.2 * grad_J.norm()
+
+
+def test_exact_values_are_conditional_expectations_of_the_return():
+    problem = exact.tiny_problem()
+    v_true, v_critic, w = G.exact_values(problem.policy, problem.task, problem.prompts)
+    J, _ = problem.gradient()
+    assert (w[:, 0] * v_true[:, 0]).sum().item() == pytest.approx(J, rel=1e-5)     # E[V(s_1)] = J
+    ids, mask = exact.enumerate_completions(problem.policy.vocab_size, problem.task.max_new_tokens)
+    G_all = torch.cat([pg.advantages.reward_to_go(problem.task.reward(x.expand(len(ids), -1), ids, mask), mask)
+                       for x in problem.prompts])
+    for t in range(ids.shape[1]):                            # tower rule: E[V(s_t)] = E[G_t] at every t
+        assert (w[:, t] * v_true[:, t]).sum().item() == pytest.approx((w[:, t] * G_all[:, t]).sum().item(), rel=1e-5)
+    T, V = ids.shape[1], problem.policy.vocab_size           # one last state by hand: V(s_T) = Σ_a π(a|s_T) r_T(a)
+    x, prefix = problem.prompts[1], ids[-1, :T - 1]          # a prefix of T − 1 non-EOS tokens
+    conts = torch.cat([prefix.expand(V, -1), torch.arange(V)[:, None]], 1)
+    r_last = problem.task.reward(x.expand(V, -1), conts, torch.ones(V, T))[:, -1]
+    with torch.no_grad():
+        pi = torch.softmax(problem.policy(torch.cat([x, prefix])[None])[0, -1], -1)
+    row = len(ids) + int(torch.nonzero((ids[:, :T - 1] == prefix).all(1))[0, 0])      # second prompt's block
+    assert v_true[row, T - 1].item() == pytest.approx((pi * r_last).sum().item(), rel=1e-5)
+    assert torch.all(w >= 0) and v_critic.shape == v_true.shape
+    assert G.critic_explained_variance(problem.policy, problem.task, problem.prompts) < 0   # a random critic
 
 
 @pytest.mark.parametrize("estimator", [
     "article",                                              # reward so far, not reward to go
     G.Estimator(gamma=0.5),                                 # discounted, against the undiscounted J
     G.Estimator(returns="gae", gae_lambda=0.5),             # bootstrapping from an untrained critic
+    G.Estimator(returns="nstep", n_steps=2),                # the same, by the n-step return
 ])
 def test_biased_estimators_are_measurably_biased(tiny, estimator):
     assert max_z(tiny, estimator) > G.bonferroni_threshold(len(tiny[3]), ALPHA)
@@ -86,6 +157,8 @@ def test_a2c_variance_is_lower_once_its_critic_is_trained(tiny):
     g = G.batch_gradients(trained, task, "a2c", batch_size=BATCH, n_batches=N_BATCHES, seed=1)
     a2c = G.report("a2c", g, grad_J)
     assert _clearly_lower((a2c.variance, a2c.variance_se), _variance(tiny, "reinforce"))
+    problem = exact.tiny_problem()                 # the fitted critic tracks the exact V^π, the random one does not
+    assert G.critic_explained_variance(trained, task, problem.prompts) > 0.3
 
 
 @pytest.mark.parametrize("kind", POLICY_KINDS)

@@ -3,16 +3,20 @@
 Key equations (numbered as in chapter 05):
 
     (5.1)  δ_t = r_t + γ V_φ(s_{t+1}) − V_φ(s_t)                  (TD error)
+    (5.2)  φ ← φ − α_φ (V_φ(s_t) − y_t) ∇_φ V_φ(s_t)               (critic: gradient step on ½(V_φ − y_t)²)
     (5.3)  G_t^(n) = Σ_{k<n} γ^k r_{t+k} + γ^n V_φ(s_{t+n})         (n-step return)
     (5.4)  A_t = Σ_k (γλ)^k δ_{t+k}                               (GAE(λ))
-    (5.5)  L(θ, φ) = −(1/B) Σ_b Σ_t A_t log π_θ(a_t|s_t)
-                     + c_v · ½ mean_t (V_φ(s_t) − y_t)²  − c_H · H̄
+    (5.5)  L(θ, φ) = −(1/B) Σ_i Σ_t A_{i,t} log π_θ(a_{i,t}|s_{i,t})
+                     + c_v · ½ mean_{i,t} (V_φ(s_{i,t}) − y_{i,t})²  − c_H · H̄
 
-The critic's target is y_t = A_t + V_φ(s_t), held fixed: the λ-return for GAE
-(the Monte Carlo return at λ = 1, the one-step TD target r_t + γV(s_{t+1}) at
-λ = 0) or the n-step return. It is a *regression by gradient descent* on
-(V − y)² — not a step on the squared error itself, and not towards the
-immediate reward r_t.
+over a batch of B completions i = 1..B. The critic's target is
+y_t = A_t + V_φ(s_t), held fixed: the λ-return for GAE (the Monte Carlo return
+at λ = 1, the one-step TD target r_t + γV(s_{t+1}) at λ = 0) or the n-step
+return G_t^(n). It is a *regression by gradient descent* on (V − y)² (Eq. 5.2,
+step size α_φ; β is the KL coefficient elsewhere in pglab) — not a step on the
+squared error itself, and not towards the immediate reward r_t: chapter 05
+measures that a critic fitted on r_t is worse than a constant against the true
+V^π and makes the one-step advantage more biased.
 
 Choices and deviations:
 

@@ -13,11 +13,11 @@ Choices and deviations, in order of appearance:
    so ∇L is an unbiased estimate of −∇J (a per-token mean would weight long
    sequences less and estimate a different gradient).
 2. γ < 1 with ``returns="reward_to_go"`` (the usual practice) weights each token
-   by G_t^γ without the factor γ^t: that is the gradient of *no* objective —
-   neither J nor the discounted J_γ = E[Σ_t γ^t r_t] (Nota & Thomas, "Is the
+   by G_t^γ without the factor γ^(t−1): that is the gradient of *no* objective —
+   neither J nor the discounted J_γ = E[Σ_t γ^(t−1) r_t] (Nota & Thomas, "Is the
    policy gradient a gradient?", 2020). It is a biased direction that trades
    bias for lower variance. ``returns="discounted_reward_to_go"`` weights by
-   γ^t G_t^γ and is an unbiased estimate of ∇J_γ (Eq. 5.6). Chapter 05 measures both.
+   γ^(t−1) G_t^γ (tokens t = 1 … T) and is an unbiased estimate of ∇J_γ (Eq. 5.6). Chapter 05 measures both.
 3. Group baselines (leave-one-out, group_norm) draw ``batch_size / group_size``
    prompts and sample each ``group_size`` times.
 4. With a value head, the critic regresses on the Monte Carlo return G_t
@@ -53,7 +53,7 @@ class ReinforceConfig:
     """Name of a baseline in ``pglab.advantages.BASELINES``."""
     returns: str = "reward_to_go"
     """Token weights before the baseline: "reward_to_go" (Eq. 3.3), "total" (vanilla, Eq. 3.1),
-    "discounted_reward_to_go" (γ^t G_t, the estimator of ∇J_γ, Eq. 5.6) or "reward_so_far" (the source
+    "discounted_reward_to_go" (γ^(t−1) G_t, the estimator of ∇J_γ, Eq. 5.6) or "reward_so_far" (the source
     article's biased choice, kept for comparison)."""
     group_size: int = 1
     """Samples per prompt (K); leave_one_out and group_norm need K >= 2."""
