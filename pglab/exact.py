@@ -46,7 +46,7 @@ def enumerate_completions(vocab_size: int, horizon: int) -> tuple[torch.Tensor, 
 
 
 def sequence_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
-    """R(τ) = Σ_t γ^t r_t for each row (B,)."""
+    """R_γ(τ) = Σ_t γ^(t−1) r_t for each row (B,), tokens t = 1 … T (the first one undiscounted)."""
     discount = gamma ** torch.arange(rewards.shape[1], dtype=rewards.dtype, device=rewards.device)
     return (rewards * mask * discount).sum(1)
 
@@ -151,13 +151,88 @@ class TinyProblem:
 
 
 def tiny_problem(*, task: str = "copy", length: int = 3, n_prompts: int = 2, kind: str = "gru",
-                 hidden_size: int = 16, value_head: str | None = "separate", seed: int = 0) -> TinyProblem:
+                 hidden_size: int = 16, value_head: str | None = "separate", seed: int = 0,
+                 device: str = "cpu") -> TinyProblem:
     """The default tiny problem: copy 3 of 4 letters (V = 8, T = 4) from 2 fixed prompts,
-    a GRU with 16 hidden units and a separate critic. ``length=4`` gives V = 8, T = 5."""
+    a GRU with 16 hidden units and a separate critic. ``length=4`` gives V = 8, T = 5.
+    ``device`` places the policy (and with it the enumeration); the prompts stay seeded on the CPU."""
     from .policies import make_policy
     from .tasks import FixedPrompts, make_task
     base = make_task(task, length=length)
     prompts = base.sample_prompts(n_prompts, torch.Generator().manual_seed(seed))
     policy = make_policy(kind, len(base.vocab), hidden_size=hidden_size, embed_size=8,
-                         value_head=value_head, seed=seed)
+                         value_head=value_head, seed=seed, device=device)
     return TinyProblem(FixedPrompts(base, prompts), prompts, policy)
+
+
+# --- The KL-regularised objective (chapter 06) -------------------------------------------------------
+
+def _paired_logprobs(policy, reference, task, prompts: torch.Tensor):
+    """For each prompt: (log π_θ(τ) with grad, log π_ref(τ), R(τ)) over every enumerated completion τ."""
+    for (seq_logp, R), (ref_logp, _) in zip(_enumerated(policy, task, prompts),
+                                            _enumerated(reference, task, prompts)):
+        yield seq_logp, ref_logp.detach().to(seq_logp.device), R
+
+
+def kl_divergence(policy, reference, task, prompts: torch.Tensor) -> float:
+    """KL(π_θ ‖ π_ref) over whole completions, Σ_τ π_θ(τ) log(π_θ(τ) / π_ref(τ)), averaged
+    over ``prompts`` — the exact value that the per-token penalty of Eq. (6.2),
+    Σ_t (log π_θ(a_t|s_t) − log π_ref(a_t|s_t)), estimates from one sampled completion."""
+    with torch.no_grad():
+        total = sum((logp.exp() * (logp - ref_logp)).sum()
+                    for logp, ref_logp, _ in _paired_logprobs(policy, reference, task, prompts))
+    return float(total / len(prompts))
+
+
+def regularised_objective(policy, reference, task, prompts: torch.Tensor,
+                          beta: float) -> tuple[torch.Tensor, float, float]:
+    """J_β(θ) = E_x[ E_{τ∼π_θ}[R(τ)] − β KL(π_θ(·|x) ‖ π_ref(·|x)) ] by enumeration (Eq. 6.3).
+
+    Returns ``(J_β with grad, E[R], KL)``: maximise the first with any optimiser
+    to approach :func:`kl_regularised_optimum` from below.
+    """
+    beta = checks.non_negative_float("beta", beta)
+    reward = kl = 0.0
+    for logp, ref_logp, R in _paired_logprobs(policy, reference, task, prompts):
+        p = logp.exp()                                                    # π_θ(τ|x), with grad
+        reward = reward + (p * R).sum()                                   # E_π[R]
+        kl = kl + (p * (logp - ref_logp)).sum()                           # KL(π_θ ‖ π_ref)
+    reward, kl = reward / len(prompts), kl / len(prompts)
+    return reward - beta * kl, float(reward.detach()), float(kl.detach())
+
+
+@dataclass
+class RegularisedOptimum:
+    """The maximiser π* of E[R] − β KL(π ‖ π_ref) and what it scores (means over prompts)."""
+    beta: float
+    log_probs: torch.Tensor
+    """(n_prompts, N) log π*(τ|x) over :func:`enumerate_completions`."""
+    reward: float
+    """E_{τ∼π*}[R(τ)]."""
+    kl: float
+    """KL(π* ‖ π_ref)."""
+    value: float
+    """β log E_{τ∼π_ref}[exp(R(τ)/β)] = reward − β·kl, the largest value any policy can reach."""
+
+
+def kl_regularised_optimum(reference, task, prompts: torch.Tensor, beta: float) -> RegularisedOptimum:
+    """π*(τ|x) = π_ref(τ|x) exp(R(τ)/β) / Z_β(x), computed exactly over every completion (Eq. 6.4).
+
+    Why: E_π[R] − β KL(π‖π_ref) = −β KL(π ‖ π*) + β log Z_β, so π* is the unique
+    maximiser and β log Z_β(x) = β log E_ref[exp(R/β)] the optimal value. Large β
+    keeps π* ≈ π_ref; β → 0 puts all mass on the highest-reward completions (mode
+    collapse: what maximising E[R] alone asks for). The trap: β = 0 is a limit, not
+    a value — pass β > 0.
+    """
+    beta = checks.positive_float("beta", beta)
+    rows, reward, kl, value = [], 0.0, 0.0, 0.0
+    with torch.no_grad():
+        for ref_logp, R in _enumerated(reference, task, prompts):
+            log_z = torch.logsumexp(ref_logp + R / beta, 0)               # log Z_β(x)
+            log_star = ref_logp + R / beta - log_z                        # log π*(τ|x)
+            p = log_star.exp()
+            reward, kl = reward + (p * R).sum(), kl + (p * (log_star - ref_logp)).sum()
+            value += beta * log_z
+            rows.append(log_star)
+    n = len(prompts)
+    return RegularisedOptimum(beta, torch.stack(rows), float(reward / n), float(kl / n), float(value / n))
