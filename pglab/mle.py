@@ -6,6 +6,8 @@ chapters, to pre-train a translator before policy-gradient fine-tuning.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from . import checks
@@ -15,12 +17,17 @@ from .rollout import token_logprobs
 def nll(policy, prompt_ids: torch.Tensor, target_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood per valid target token (a scalar with grad)."""
     logprobs = token_logprobs(policy, prompt_ids, target_ids).logprobs
-    return -(logprobs * mask).sum() / mask.sum().clamp_min(1.0)
+    return -(logprobs * mask).sum() / mask.sum().clamp_min(1.0)                # Eq. (6.1)
 
 
 def fit(policy, prompt_ids: torch.Tensor, target_ids: torch.Tensor, mask: torch.Tensor, *,
-        steps: int = 300, batch_size: int = 64, lr: float = 3e-3, seed: int = 0) -> list[float]:
-    """Minimise :func:`nll` with Adam on random minibatches; returns the loss per step."""
+        steps: int = 300, batch_size: int = 64, lr: float = 3e-3, seed: int = 0,
+        callback: Callable[[int, float], bool | None] | None = None) -> list[float]:
+    """Minimise :func:`nll` with Adam on random minibatches; returns the loss per step.
+
+    ``callback(step, loss)`` runs after every update (e.g. to evaluate test BLEU every
+    few steps); returning ``True`` stops training early.
+    """
     steps = checks.positive_int("steps", steps)
     batch_size = checks.positive_int("batch_size", batch_size)
     lr = checks.positive_float("lr", lr)
@@ -34,4 +41,6 @@ def fit(policy, prompt_ids: torch.Tensor, target_ids: torch.Tensor, mask: torch.
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        if callback is not None and callback(len(losses) - 1, losses[-1]):
+            break
     return losses

@@ -253,6 +253,41 @@ def reward_kl(points: Mapping[str, tuple[float, float]], *, frontier: tuple[Sequ
     ax.plot(kls, rewards, "o", color="C3", markersize=7, label="trained policies")
     for label, (kl, reward) in points.items():
         ax.annotate(label, (kl, reward), textcoords="offset points", xytext=(6, -12), fontsize=9)
+    ax.margins(x=0.12, y=0.08)                                               # room for the labels
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(loc="lower right")
+    return fig
+
+
+def error_with_floor(x: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
+                     *, xlabel: str, title: str, ylabel: str = "error of the mean ‖ḡ − ∇J‖") -> Figure:
+    """Error of the mean (points, ±1 standard error) with each series' noise floor as a dashed line.
+
+    ``series[name] = (errors, standard_errors, noise_floors)``. A point near its dashed line shows no
+    detectable bias; a point well above it shows a bias of about √(error² − floor²).
+    """
+    fig, (ax,) = _figure()
+    for i, (name, (err, se, floor)) in enumerate(series.items()):
+        ax.errorbar(x, err, yerr=se, fmt="o-", capsize=3, color=f"C{i}", label=f"{name}: error of the mean")
+        ax.plot(x, floor, "--", color=f"C{i}", linewidth=1.2, label=f"{name}: noise floor √(tr Cov/M)")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set_yscale("log")
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def mean_curves(runs: Mapping[str, Sequence[History]], *, key: str = "reward/mean", window: int = 10,
+                title: str = "Mean over seeds ± one standard error",
+                ylabel: str = "reward per completion") -> Figure:
+    """Every contender's mean over seeds (each seed smoothed over ``window`` updates) with a band of
+    ±1 standard error of that mean (std across seeds / √seeds), overlaid on one axis."""
+    fig, (ax,) = _figure()
+    for i, (name, histories) in enumerate(runs.items()):
+        n = min(len(h) for h in histories)
+        ys = np.stack([smooth(h[key][:n], window) for h in histories])     # (seeds, steps)
+        mean, se = ys.mean(0), ys.std(0, ddof=1) / np.sqrt(len(ys))
+        ax.plot(mean, color=f"C{i}", linewidth=2, label=f"{name} ({len(ys)} seeds)")
+        ax.fill_between(np.arange(n), mean - se, mean + se, color=f"C{i}", alpha=0.2)
+    ax.set(xlabel="update step", ylabel=ylabel, title=title)
+    ax.legend(loc="lower right", fontsize="small")
     return fig

@@ -25,7 +25,8 @@ Choices and deviations, in order of appearance:
 5. Advantage normalisation (optional) and the entropy bonus are stabilisers
    outside the theorem; both are off by default.
 6. ``kl_coef`` > 0 subtracts β·(log π − log π_ref) from each token's reward
-   (Eq. 6.2), the penalty that keeps a policy from gaming a learned reward.
+   (Eq. 6.2): the KL-regularised objective E[R] − β KL(π ‖ π_ref), whose optimum is
+   π* ∝ π_ref · exp(R/β); it keeps the policy from collapsing onto the reward's few best outputs.
 7. Log-probs are recomputed in one teacher-forced pass rather than kept from
    sampling (same values, less memory, faster).
 """
@@ -131,8 +132,8 @@ def step(policy, optimizer: torch.optim.Optimizer, task, config: ReinforceConfig
 def kl_to_reference(state: dict, prompts: torch.Tensor, ro) -> torch.Tensor:
     """Per-token log π(a_t|s_t) − log π_ref(a_t|s_t) of the sampled tokens (B, T), no grad.
 
-    Its expectation under π is KL(π ‖ π_ref) summed over the completion; as a
-    reward penalty it keeps the policy near a reference it may otherwise exploit.
+    Its expectation under π is KL(π ‖ π_ref) over whole completions (chapter 06 checks this
+    exactly); as a reward penalty β · (this) it keeps the policy near the reference.
     """
     reference = state.get("reference")
     if reference is None:

@@ -4,8 +4,9 @@ Prompts are ``<bos>`` followed by the first word of a toy-English sentence; the
 policy writes the rest. The reward is :class:`pglab.rewards.FluencyReward`: the
 length-normalised log-likelihood (minus log-perplexity) of the completion under a
 reference GRU trained by maximum likelihood on the grammar's sentences.
-Without a KL penalty to the reference, a policy can learn to please this
-reward with a few safe, repetitive sentences — the reward hacking chapter 06 shows.
+Without a KL penalty to the reference, a policy maximises this reward by collapsing
+onto the handful of sentences the reference LM likes best (mode collapse, chapter 06);
+with penalty β the optimum is π* ∝ π_ref · exp(R/β), a "colder" copy of the reference.
 """
 from __future__ import annotations
 
