@@ -87,7 +87,7 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
 
 
 def total_return(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
-    """Every token of an episode weighted by the whole return G_0 (vanilla REINFORCE, Eq. 3.1).
+    """Every token of an episode weighted by the whole return G_1 = R(τ) (vanilla REINFORCE, chapter 02's Eq. 2.3).
 
     >>> total_return(torch.tensor([[1., 2., 3.]]), torch.tensor([[1., 1., 0.]]))
     tensor([[3., 3., 0.]])

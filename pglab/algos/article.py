@@ -9,7 +9,8 @@ What the article does (its §5.1), step by step, for one episode:
    CE = sparse_softmax_cross_entropy = −log π(a_t|s_t);
 5. append the token and continue, until EOS or the horizon.
 
-Three things are wrong with it, and chapter 03 measures each:
+Three things are wrong with it; chapter 03 measures the first two (each as a
+one-change comparison) and describes the third:
 
 * the sign: −mean(CE · R) = −(−log π) · R = +log π · R, so minimising it
   *lowers* the log-probability of rewarded tokens — gradient descent on the

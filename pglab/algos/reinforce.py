@@ -5,7 +5,7 @@ Key equations (numbered as in chapter 03):
     (3.1)  ∇J(θ) = E_τ[ Σ_t ∇ log π_θ(a_t|s_t) · G_t ]
     (3.3)  G_t = Σ_{k≥t} γ^{k−t} r_k                          (reward-to-go)
     (3.4)  A_t = G_t − b_t                                     (baseline)
-    (3.5)  L(θ) = −(1/B) Σ_b Σ_t A_t log π_θ(a_t|s_t) − c_H · H̄
+    (3.5)  L(θ) = −(1/B) Σ_i Σ_t A_{i,t} log π_θ(a_{i,t}|s_{i,t}) − c_H · H̄
 
 Choices and deviations, in order of appearance:
 
@@ -53,7 +53,7 @@ class ReinforceConfig:
     baseline: str = "batch_mean"
     """Name of a baseline in ``pglab.advantages.BASELINES``."""
     returns: str = "reward_to_go"
-    """Token weights before the baseline: "reward_to_go" (Eq. 3.3), "total" (vanilla, Eq. 3.1),
+    """Token weights before the baseline: "reward_to_go" (Eq. 3.3), "total" (the whole return R(τ) on every token, chapter 02's Eq. 2.3),
     "discounted_reward_to_go" (γ^(t−1) G_t, the estimator of ∇J_γ, Eq. 5.6) or "reward_so_far" (the source
     article's biased choice, kept for comparison)."""
     group_size: int = 1
