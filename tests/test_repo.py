@@ -72,3 +72,12 @@ def test_readme_quick_start_has_exactly_the_two_make_commands():
     assert commands == ["make lab", "make test"]
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^lab:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+
+
+def test_claims_register_covers_every_chapter():
+    text = (ROOT / "notebooks" / "CLAIMS.md").read_text()
+    for path in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        section = text.split(f"`{path.name}`", 1)
+        assert len(section) == 2, f"CLAIMS.md has no section for {path.name}"
+        rows = [line for line in section[1].split("\n## ", 1)[0].splitlines() if line.startswith(f"| {path.name[:2]} ")]
+        assert rows, f"CLAIMS.md lists no claims for {path.name}"

@@ -12,15 +12,17 @@ What the article does (its §5.1), step by step, for one episode:
 Three things are wrong with it; chapter 03 measures the first two (each as a
 one-change comparison) and describes the third:
 
-* the sign: −mean(CE · R) = −(−log π) · R = +log π · R, so minimising it
-  *lowers* the log-probability of rewarded tokens — gradient descent on the
-  reward. It is the classic student bug (the cross-entropy already carries the
+* the sign: with S_t = Σ_{k≤t} r_k the reward so far, −mean(CE · S_t) =
+  −(−log π) · S_t = +log π · S_t, so minimising it *lowers* the log-probability
+  of every token sampled from the first rewarded one on — it steps along minus
+  the (biased) estimate below, which lowers J wherever that estimate points
+  uphill. It is the classic student bug (the cross-entropy already carries the
   minus sign). ``loss="as_written"`` keeps it; ``loss="sign_fixed"`` minimises
-  −log π · R as intended;
-
-* the weight of step t is Σ_{k≤t} r_k (the past), not G_t = Σ_{k≥t} r_k (the
-  future): past rewards cannot be caused by a_t, and the future ones it does
-  cause are ignored — the estimator is biased;
+  −log π · S_t as intended;
+* the weight of step t is S_t (the past), not G_t = Σ_{k≥t} r_k (the future):
+  the past rewards Σ_{k<t} r_k are fixed by s_t and only add variance, r_t is
+  in both, and the missing future rewards Σ_{k>t} r_k carry all of the bias —
+  exactly, E[estimate] = E[Σ_t r_t ∇log π(a_t|s_t)];
 * θ changes after every token, so later tokens of the episode are sampled from
   a different policy than earlier ones, with a batch of one: slow and noisy.
 """
