@@ -296,3 +296,94 @@ def format_table(reports: list[GradientReport]) -> str:
                      f"{r.variance:>12.4g} ± {r.variance_se:<8.2g}{r.snr:>9.3f} ± {r.snr_se:<6.3f}"
                      f"{r.cosine:>9.3f} ± {r.cosine_se:<6.3f}")
     return "\n".join(lines)
+
+
+def bias_estimate(r: GradientReport) -> float:
+    """√max(0, error² − floor²): the bias left once the noise of the mean is taken out (chapter 02).
+
+    E‖ḡ − ∇J‖² = ‖E ĝ − ∇J‖² + tr Cov[ĝ]/M, so subtracting the squared noise floor from the
+    squared error of the mean estimates the squared bias; 0 when the error is at or below the floor.
+    """
+    return math.sqrt(max(0.0, r.bias ** 2 - r.noise_floor ** 2))
+
+
+def per_batch_statistics(grads: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+    """(M, 2): per batch j, ‖ĝ_j − ḡ‖²·M/(M−1) (their mean is tr Cov[ĝ]) and cos(ĝ_j, ∇J) (their mean is the cosine)."""
+    g, exact = _cpu64(grads), _cpu64(exact)
+    M = g.shape[0]
+    return torch.stack([(g - g.mean(0)).pow(2).sum(1) * M / (M - 1), F.cosine_similarity(g, exact[None], dim=1)], 1)
+
+
+def paired_difference(grads_a: torch.Tensor, grads_b: torch.Tensor, exact: torch.Tensor
+                      ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Variance and cosine of estimator a minus those of b, batch by batch: ((d_var, se), (d_cos, se)).
+
+    For two estimators computed on the *same* batches (same seed), the per-batch differences
+    cancel the batch-to-batch noise both share, so their standard error is the honest one —
+    independent standard errors would overstate it.
+    """
+    if grads_a.shape != grads_b.shape:
+        raise ValueError("paired_difference needs gradients of the same batches: shapes differ")
+    d = per_batch_statistics(grads_a, exact) - per_batch_statistics(grads_b, exact)
+    mean, se = d.mean(0), d.std(0) / math.sqrt(d.shape[0])
+    return (mean[0].item(), se[0].item()), (mean[1].item(), se[1].item())
+
+
+def t_quantile(p: float, dof: int) -> float:
+    """The p-quantile of Student's t with ``dof`` degrees of freedom (bisection on the CDF, Simpson's rule)."""
+    if not 0.5 <= p < 1 or dof < 1:
+        raise ValueError("t_quantile needs 0.5 <= p < 1 and dof >= 1")
+    log_c = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+
+    def cdf(x: float) -> float:      # 0.5 + ∫_0^x pdf, Simpson with 2000 panels
+        t = torch.linspace(0.0, x, 2001, dtype=torch.float64)
+        f = torch.exp(log_c - (dof + 1) / 2 * torch.log1p(t ** 2 / dof))
+        w = torch.ones(2001, dtype=torch.float64); w[1:-1:2], w[2:-1:2] = 4.0, 2.0
+        return 0.5 + (w * f).sum().item() * x / 6000
+
+    lo, hi = 0.0, 1.0
+    while cdf(hi) < p:
+        lo, hi = hi, 2 * hi
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
+def mean_interval(x: torch.Tensor, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a two-sided ``level`` confidence interval (t with n − 1 degrees of freedom): (mean, low, high)."""
+    x = _cpu64(x).flatten()
+    n = x.numel()
+    if n < 2:
+        raise ValueError("mean_interval needs at least two values")
+    half = t_quantile(0.5 + level / 2, n - 1) * x.std().item() / math.sqrt(n)
+    return x.mean().item(), x.mean().item() - half, x.mean().item() + half
+
+
+def jacobian_asymmetry(field, params: dict[str, torch.nn.Parameter], u: torch.Tensor, v: torch.Tensor,
+                       eps: float = 1e-3) -> tuple[float, float]:
+    """(u·(D f) v, v·(D f) u) for a vector field f(θ) (flat, over ``params``), by central finite differences.
+
+    A gradient field f = ∇F has a symmetric Jacobian (the Hessian of F), so the two agree up to
+    finite-difference error for every u, v; clearly different means f is the gradient of no function.
+    ``field()`` is evaluated with the parameters moved in place (and restored afterwards).
+    """
+    flat = list(params.values())
+
+    def shifted(direction: torch.Tensor, step: float) -> torch.Tensor:
+        with torch.no_grad():
+            offset = 0
+            for p in flat:
+                p.add_(step * direction[offset:offset + p.numel()].view_as(p).to(p)); offset += p.numel()
+        try:
+            return _cpu64(field())
+        finally:
+            with torch.no_grad():
+                offset = 0
+                for p in flat:
+                    p.sub_(step * direction[offset:offset + p.numel()].view_as(p).to(p)); offset += p.numel()
+
+    u, v = _cpu64(u), _cpu64(v)
+    dv = (shifted(v, eps) - shifted(v, -eps)) / (2 * eps)        # (D f) v
+    du = (shifted(u, eps) - shifted(u, -eps)) / (2 * eps)        # (D f) u
+    return (u @ dv).item(), (v @ du).item()

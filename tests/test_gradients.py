@@ -192,3 +192,55 @@ def test_batch_method_equals_per_sample_assembly(tiny):
     a = G.batch_gradients(policy, task, "batch_mean", batch_size=8, n_batches=4, seed=3, method="vmap")
     b = G.batch_gradients(policy, task, "batch_mean", batch_size=8, n_batches=4, seed=3, method="batch")
     assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_bias_estimate_subtracts_the_noise_floor():
+    r = G.GradientReport("x", bias=0.5, bias_se=0.0, noise_floor=0.3, variance=0.0, variance_se=0.0, snr=0.0,
+                         snr_se=0.0, cosine=0.0, cosine_se=0.0, n_batches=1)
+    assert G.bias_estimate(r) == pytest.approx(0.4)
+    r.bias = 0.2                                          # below the floor: no bias detectable
+    assert G.bias_estimate(r) == 0.0
+
+
+def test_paired_difference_by_loop():
+    gen = torch.Generator().manual_seed(0)
+    a, noise = torch.randn(50, 6, generator=gen), torch.randn(50, 6, generator=gen)
+    b, exact = a + 0.1 * noise, torch.randn(6, generator=gen)
+    (d_var, se_var), (d_cos, se_cos) = G.paired_difference(a, b, exact)
+    def stats(g):
+        m = [sum(g[j, k] for j in range(50)) / 50 for k in range(6)]
+        var = [float(sum((g[j, k] - m[k]) ** 2 for k in range(6))) * 50 / 49 for j in range(50)]
+        cos = [float(g[j] @ exact / (g[j].norm() * exact.norm())) for j in range(50)]
+        return var, cos
+    (va, ca), (vb, cb) = stats(a), stats(b)
+    dv, dc = [x - y for x, y in zip(va, vb)], [x - y for x, y in zip(ca, cb)]
+    assert d_var == pytest.approx(sum(dv) / 50, rel=1e-5) and d_cos == pytest.approx(sum(dc) / 50, rel=1e-5)
+    assert se_cos == pytest.approx(torch.tensor(dc).std().item() / 50 ** 0.5, rel=1e-4)
+    assert d_var == pytest.approx((a.var(0).sum() - b.var(0).sum()).item(), rel=1e-5)   # mean of terms is tr Cov
+    with pytest.raises(ValueError):
+        G.paired_difference(a, b[:10], exact)
+
+
+@pytest.mark.parametrize("dof, expected", [(1, 12.7062), (4, 2.7764), (9, 2.2622), (30, 2.0423)])
+def test_t_quantile_matches_tables(dof, expected):
+    assert G.t_quantile(0.975, dof) == pytest.approx(expected, abs=2e-3)
+
+
+def test_mean_interval():
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    mean, low, high = G.mean_interval(x)
+    half = 2.7764 * x.std().item() / 5 ** 0.5
+    assert mean == 3.0 and low == pytest.approx(3 - half, abs=1e-3) and high == pytest.approx(3 + half, abs=1e-3)
+
+
+def test_jacobian_asymmetry_zero_for_a_gradient_field_only():
+    w = torch.nn.Parameter(torch.tensor([0.3, -0.7], dtype=torch.float64))
+    params = {"w": w}
+    u, v = torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64)
+    gradient_field = lambda: torch.stack([2 * w[0] * w[1], w[0] ** 2 + 3 * w[1] ** 2]).detach()   # ∇(x²y + y³)
+    rotation = lambda: torch.stack([-w[1], w[0]]).detach()                                  # curl ≠ 0
+    a, b = G.jacobian_asymmetry(gradient_field, params, u, v)
+    assert a == pytest.approx(b, abs=1e-6)
+    a, b = G.jacobian_asymmetry(rotation, params, u, v)
+    assert a == pytest.approx(-1.0) and b == pytest.approx(1.0)
+    assert w.tolist() == [0.3, -0.7]                                                        # restored
