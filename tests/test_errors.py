@@ -24,28 +24,28 @@ def test_lambda_outside_unit_interval(lam):
 def test_non_positive_learning_rate(lr):
     task = pg.make_task("copy")
     policy = pg.make_policy("gru", len(task.vocab), hidden_size=8)
-    with pytest.raises(ValueError, match=r"lr must be a positive finite number, got"):
+    with pytest.raises(ValueError, match=r"lr must be in \(0, 1\], got"):
         pg.train.train(policy, task, steps=1, lr=lr)
 
 
 @pytest.mark.parametrize("field,value", [("batch_size", 0), ("batch_size", 2.5), ("batch_size", -3)])
 def test_bad_batch_size(field, value):
-    with pytest.raises(ValueError, match=rf"{field} must be an integer >= 1, got {value!r}"):
+    with pytest.raises(ValueError, match=rf"{field} must be an integer >= 1( and <= [0-9,]+)?, got {value!r}"):
         pg.ReinforceConfig(**{field: value})
 
 
 @pytest.mark.parametrize("field,value", [("hidden_size", 0), ("embed_size", 1.5), ("n_layers", -1)])
 def test_bad_policy_sizes(field, value):
-    with pytest.raises(ValueError, match=rf"{field} must be an integer >= 1, got {value!r}"):
+    with pytest.raises(ValueError, match=rf"{field} must be an integer >= 1( and <= [0-9,]+)?, got {value!r}"):
         pg.make_policy("transformer", 8, **{field: value})
 
 
 def test_bad_steps_and_task_sizes():
     task = pg.make_task("copy")
     policy = pg.make_policy("gru", len(task.vocab), hidden_size=8)
-    with pytest.raises(ValueError, match="steps must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="steps must be an integer >= 1 and <= 1,000,000, got 0"):
         pg.train.train(policy, task, steps=0)
-    with pytest.raises(ValueError, match="length must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="length must be an integer >= 1 and <= 256, got 0"):
         pg.make_task("copy", length=0)
     with pytest.raises(ValueError, match=r"alphabet must be in \[2, 26\], got 40"):
         pg.make_task("copy", alphabet=40)

@@ -206,6 +206,7 @@ def test_paired_difference_by_loop():
     gen = torch.Generator().manual_seed(0)
     a, noise = torch.randn(50, 6, generator=gen), torch.randn(50, 6, generator=gen)
     b, exact = a + 0.1 * noise, torch.randn(6, generator=gen)
+    a, b, exact = a.double(), b.double(), exact.double()       # the loop below must not add float32 rounding
     (d_var, se_var), (d_cos, se_cos) = G.paired_difference(a, b, exact)
     def stats(g):
         m = [sum(g[j, k] for j in range(50)) / 50 for k in range(6)]
