@@ -1,6 +1,8 @@
 """Maximum-likelihood (teacher-forced) training: the pre-training that RL starts from.
 
-NLL(θ) = −(1/N) Σ_{valid t} log π_θ(y_t | x, y_<t), averaged over valid target tokens.
+NLL(θ) = −(1/N) Σ_{i=1}^{B} Σ_{valid t} log π_θ(y_{i,t} | x_i, y_{i,<t})   (Eq. 6.1), a minibatch
+quantity: B pairs drawn afresh for every update, N their number of valid target tokens.
+No gradient clipping (unlike ``ReinforceConfig.max_grad_norm``).
 Used to fit the frozen reference LM behind the fluency reward and, in the
 chapters, to pre-train a translator before policy-gradient fine-tuning.
 """

@@ -291,3 +291,23 @@ def mean_curves(runs: Mapping[str, Sequence[History]], *, key: str = "reward/mea
     ax.set(xlabel="update step", ylabel=ylabel, title=title)
     ax.legend(loc="lower right", fontsize="small")
     return fig
+
+
+def reward_kl_points(points: Mapping[str, tuple[float, float]], *, reference: tuple[float, float],
+                     frontier: tuple[Sequence[float], Sequence[float]] | None = None, title: str,
+                     ylabel: str = "mean reward E[R]",
+                     xlabel: str = "KL(π ‖ π_ref) per completion (nats)") -> Figure:
+    """Like :func:`reward_kl`, but the reference policy π_ref (β = ∞, KL 0) is drawn as its own
+    marker, so the legend never calls it a trained policy. ``reference = (kl, reward)`` of π_ref."""
+    fig, (ax,) = _figure()
+    if frontier is not None:
+        ax.plot(*frontier, color="C7", linewidth=2, label="exact optimum π* over β")
+    kls, rewards = zip(*points.values())
+    ax.plot(kls, rewards, "o", color="C3", markersize=7, label="trained policies")
+    for label, (kl, reward) in points.items():
+        ax.annotate(label, (kl, reward), textcoords="offset points", xytext=(6, -12), fontsize=9)
+    ax.plot(*reference, "s", color="C0", markersize=8, label="reference π_ref (β = ∞)")
+    ax.margins(x=0.12, y=0.08)                                               # room for the labels
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.legend(loc="lower right")
+    return fig

@@ -98,3 +98,12 @@ def test_mle_fit_callback_sees_every_step_and_can_stop():
     losses = pg.mle.fit(policy, prompts, targets, mask, steps=10, batch_size=8,
                         callback=lambda step, loss: seen.append((step, loss)) or step == 3)
     assert len(losses) == 4 and [s for s, _ in seen] == [0, 1, 2, 3] and seen[-1][1] == losses[-1]
+
+
+def test_reward_kl_points_labels_the_reference_apart_from_trained_policies():
+    fig = pg.plots.reward_kl_points({"β = 0.1": (3.0, 0.6), "β = 0.5": (0.1, 0.15)}, reference=(0.0, 0.093),
+                                    frontier=([0.0, 1.0, 3.0], [0.09, 0.3, 0.61]), title="t")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["exact optimum π* over β", "trained policies", "reference π_ref (β = ∞)"]
+    reference_line = fig.axes[0].get_lines()[-1]
+    assert list(reference_line.get_xdata()) == [0.0] and list(reference_line.get_ydata()) == [0.093]

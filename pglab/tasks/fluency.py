@@ -5,8 +5,13 @@ policy writes the rest. The reward is :class:`pglab.rewards.FluencyReward`: the
 length-normalised log-likelihood (minus log-perplexity) of the completion under a
 reference GRU trained by maximum likelihood on the grammar's sentences.
 Without a KL penalty to the reference, a policy maximises this reward by collapsing
-onto the handful of sentences the reference LM likes best (mode collapse, chapter 06);
-with penalty β the optimum is π* ∝ π_ref · exp(R/β), a "colder" copy of the reference.
+onto the handful of sentences the reference LM likes best (mode collapse, chapter 06: a
+specification problem — the reward's own optimum is degenerate — not reward hacking).
+With penalty β > 0 the optimum is π*(τ) ∝ π_ref(τ) · exp(ℓ̄(τ)/β), ℓ̄(τ) the mean token
+log-probability of the completion under π_ref (= the reward), i.e. π_ref(τ)^(1 + 1/(nβ))
+for a completion of n tokens. The exponent depends on n, so π* is a "colder" copy of the
+reference only among completions of equal length; it reweights whole sequences and is not
+a per-token temperature.
 """
 from __future__ import annotations
 
