@@ -23,8 +23,8 @@ lab: $(STAMP)  ## set up, then open JupyterLab on the chapters
 test: $(STAMP)  ## set up, then run the whole test suite (package, doctests, notebooks, browser)
 	$(BIN)/python -m pytest
 
-app: $(STAMP)  ## serve the live lab stand-alone with Voila
-	$(BIN)/voila notebooks/app.ipynb
+app: $(STAMP)  ## serve the live lab stand-alone with Voila (offline template, idle kernels culled: binder/jupyter)
+	JUPYTER_CONFIG_PATH=$(CURDIR)/binder/jupyter JUPYTER_PATH=$(CURDIR)/binder/jupyter $(BIN)/voila notebooks/app.ipynb
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

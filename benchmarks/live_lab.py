@@ -1,12 +1,15 @@
 """The live lab's speed (no assertions), measured side by side in one run:
 
-1. the default race (REINFORCE, REINFORCE + baseline and A2C on the default task,
-   as the app opens) driven through the dashboard: the wall time from Train until
+1. the default race (the four contenders of the ladder on the default task, as the
+   app opens) driven through the dashboard: the wall time from Train until
    A2C's reward curve (20-step mean) is ahead of vanilla REINFORCE's by at least
    0.1 *and stays ahead* to the end — "clear separation" — and how often the plots
    refreshed (renders per second, longest gap between two renders);
 2. the same race without the dashboard (the same worker thread, no widgets, no
-   plots), to give the dashboard's slowdown.
+   plots), to give the dashboard's slowdown, and the share of it the same-policy
+   meter takes (time per meter point);
+3. the same race with the meter only at the first and last step, to give the
+   meter's cost directly.
 
     python benchmarks/live_lab.py [--seeds N]
 """
@@ -51,8 +54,8 @@ def with_dashboard(cfg: dict) -> dict:
         original_step(race)
         trace.append((time.perf_counter() - start, smoothed_means(race)))
 
-    def render():
-        original_render()
+    def render(*args, **kwargs):
+        original_render(*args, **kwargs)
         renders.append(time.perf_counter() - start)
 
     lab._on_step, lab._render = on_step, render
@@ -64,7 +67,7 @@ def with_dashboard(cfg: dict) -> dict:
             "max_gap": float(gaps.max()), "final": trace[-1][1]}
 
 
-def without_dashboard(cfg: dict) -> float:
+def without_dashboard(cfg: dict) -> tuple[float, Race]:
     race = Race(RaceConfig(**cfg))
 
     def work():
@@ -79,7 +82,7 @@ def without_dashboard(cfg: dict) -> float:
     worker = threading.Thread(target=work)
     worker.start()
     worker.join()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, race
 
 
 def main() -> None:
@@ -90,9 +93,13 @@ def main() -> None:
     defaults = RaceConfig(**cfg)
     print(f"default race: task={defaults.task}, policy={defaults.policy}, {defaults.steps} steps, "
           f"batch {defaults.batch_size}, seeds {defaults.seeds}, contenders {', '.join(defaults.contenders)}")
-    bare = without_dashboard(cfg)
+    bare, race = without_dashboard(cfg)
+    quiet, _ = without_dashboard({**cfg, "measure_every": defaults.steps})
     dash = with_dashboard(cfg)
-    print(f"without dashboard: {bare:6.1f} s")
+    print(f"without dashboard: {bare:6.1f} s, of which the meter {race.meter_seconds:.1f} s "
+          f"({len(race.points)} points, {race.meter_seconds / len(race.points):.2f} s each, "
+          f"{defaults.meter_batches} batches per estimator)")
+    print(f"meter only at start and end: {quiet:6.1f} s")
     print(f"with dashboard:    {dash['seconds']:6.1f} s  ({100 * (dash['seconds'] / bare - 1):+.0f} %), "
           f"{dash['renders']} plot refreshes = {dash['renders'] / dash['seconds']:.2f} per second, "
           f"longest gap {dash['max_gap']:.2f} s")

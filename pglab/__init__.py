@@ -23,7 +23,7 @@ __version__ = "0.2.0"
 
 # Imported on first use: the live lab needs ipywidgets/IPython (the ``[app]`` extra) and the
 # plots need matplotlib, neither of which a plain ``import pglab`` should pay for.
-_LAZY = ("app", "notebook", "plots", "race")
+_LAZY = ("app", "chapter_widgets", "meter", "notebook", "plots", "race")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,19 +1,22 @@
-"""The live lab: race REINFORCE against A2C while their gradient variance is measured.
+"""The live lab: race the ladder whole return → reward-to-go → + baseline → A2C, and compare their
+gradient estimators at the same policy, with intervals.
 
-    lab = pg.app.Lab()          # shows the dashboard in a notebook or in Voilà
-    lab.train(block=True)       # or click Train; results stay in lab.results
+    lab = pg.app.Lab()          # shows the page in a notebook or in Voilà
+    lab.train(block=True)       # or click Train; lab.results keeps Histories and meter points
 
-The page is thin over :class:`pglab.race.Race`. Training runs in a worker
-thread, so the buttons stay live; **Stop** sets a ``threading.Event`` that the
-race checks before every update. A second thread redraws the plots every
-``refresh_seconds``. Both touch the page only by setting widget values
-(progress, status, an ``Image`` fed PNGs rendered with matplotlib's object API
-on the Agg canvas, HTML text) — never ``print`` or ``with output:``. A bad
-value or combination shows a message in the page.
+The page only displays: the race and its meter live in :mod:`pglab.race` and
+:mod:`pglab.meter` (no widgets, tested on their own), the controls in
+:mod:`pglab.lab_controls`, the panels in :mod:`pglab.lab_plots`. Training runs in
+a worker thread; **Stop** sets a ``threading.Event`` that the race checks before
+every update and pauses it, **Train** resumes, **Reset** clears. Threads touch
+the page only by setting widget values. A hidden ``Play`` widget ticks from the
+browser as a heartbeat: when the page goes away the ticks stop and the worker
+pauses, so a closed tab stops using the CPU (and its idle kernel can be culled).
 """
 from __future__ import annotations
 
 import html
+import os
 import threading
 import time
 
@@ -21,102 +24,118 @@ import ipywidgets as w
 import torch
 
 from . import checks
-from .advantages import BASELINES
-from .plots import RacePlot, to_png
-from .policies import TRUNKS
-from .race import CONTENDERS, Race, RaceConfig
-from .tasks import TASKS
+from .lab_controls import SLIDERS, check_controls, fmt, make_controls, parse_typed, typed_boxes
+from .lab_plots import RacePanels
+from .lab_text import readout_html, samples_html
+from .race import CONTENDERS, Race, RaceConfig, RaceResults, estimate_seconds
 
-STYLE = {"description_width": "120px"}
-WIDE = w.Layout(width="330px")
+__all__ = ["Lab", "SLIDERS", "check_controls", "PRESETS", "RaceResults"]
 
-
-# The sliders' ranges and steps. A value a slider cannot show is refused, never snapped to the grid.
-SLIDERS = {"gamma": (0.0, 1.0, 0.01), "gae_lambda": (0.0, 1.0, 0.01), "lr": (1e-5, 1e-1, None),
-           "batch_size": (8, 256, 8), "entropy_coef": (0.0, 0.1, 0.005), "steps": (10, 2000, 10), "seeds": (1, 8, 1)}
-
-
-def check_controls(settings: dict) -> None:
-    """Raise ``ValueError`` for a setting the page's sliders cannot show exactly (range or step)."""
-    for key, value in settings.items():
-        if key not in SLIDERS:
-            continue
-        lo, hi, step = SLIDERS[key]
-        if not lo <= value <= hi:
-            raise ValueError(f"{key} must be in [{lo:g}, {hi:g}] in the live lab, got {value!r}")
-        if step is not None and abs(round((value - lo) / step) * step + lo - value) > 1e-9:
-            raise ValueError(f"{key} must be a multiple of {step:g} in the live lab (from {lo:g}), got {value!r}")
+WARN_SECONDS = 180
+"""Ask for a second click before a race estimated to take longer than this."""
+PRESETS = {
+    "chapter04": {"contenders": ("REINFORCE (reward-to-go)", "REINFORCE + baseline"), "steps": 200},
+    "chapter05": {"contenders": ("REINFORCE", "A2C"), "steps": 200, "gamma": 1.0, "gae_lambda": 0.9},
+}
+"""Starting settings for the race embedded in a chapter (``Lab.preset("chapter05")``)."""
 
 
 class Lab:
-    """The dashboard; keyword arguments set the initial controls (see :class:`RaceConfig`)."""
+    """The page; keyword arguments set the initial controls (see :class:`RaceConfig`)."""
 
-    def __init__(self, refresh_seconds: float = 0.9, **settings) -> None:
+    def __init__(self, refresh_seconds: float = 0.9, heartbeat_timeout: float | None = None, **settings) -> None:
         cfg = RaceConfig(**settings)                       # bad keyword values raise here, where they enter
         check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS})
         refresh_seconds = checks.positive_float("refresh_seconds", refresh_seconds)
         if refresh_seconds > 60:
             raise ValueError(f"refresh_seconds must be in (0, 60], got {refresh_seconds!r}")
-        self._fixed = {"measure_every": cfg.measure_every, "meter_batches": cfg.meter_batches,  # no control
-                       "device": cfg.device}
+        timeout = heartbeat_timeout if heartbeat_timeout is not None else float(os.environ.get("PGLAB_HEARTBEAT_S", 30))
+        self.heartbeat_timeout = checks.positive_float("heartbeat_timeout", timeout)
+        self._fixed = {k: getattr(cfg, k) for k in ("measure_every", "meter_batches", "device", "seed")}  # no control
         self.refresh_seconds = refresh_seconds
         self.race: Race | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._confirm: RaceConfig | None = None
+        self._last_beat: float | None = None
         self.renders = 0
-        self._figure = RacePlot()
-        self.controls = self._make_controls(cfg)
-        self.buttons = {name: w.Button(description=name, layout=w.Layout(width="104px"))
+        self._panels = RacePanels()
+        self.controls = make_controls(cfg)
+        self.typed = typed_boxes(self.controls)
+        self._wire_typed()
+        self.buttons = {name: w.Button(description=name, layout=w.Layout(width="96px"))
                         for name in ("Train", "Stop", "Reset")}
         self.buttons["Train"].button_style, self.buttons["Stop"].button_style = "success", "warning"
+        self.buttons["Train"].tooltip = "start a race, or resume a paused one"
+        self.buttons["Stop"].tooltip = "pause after the current update (Train resumes)"
+        self.buttons["Reset"].tooltip = "stop and clear the race"
         self.buttons["Train"].on_click(lambda _: self.train())
         self.buttons["Stop"].on_click(lambda _: self.stop())
         self.buttons["Reset"].on_click(lambda _: self.reset())
-        self.progress = w.IntProgress(value=0, min=0, max=cfg.steps, layout=WIDE)
+        self.progress = w.IntProgress(value=0, min=0, max=cfg.steps, layout=w.Layout(width="180px"))
         self.status = w.Label(value="ready — press Train")
         self.message = w.HTML(value="")
-        self.plot = w.Image(format="png", layout=w.Layout(width="100%"))
+        self.plots = [w.Image(format="png", layout=w.Layout(width="100%")) for _ in range(3)]
         self.readout = w.HTML(value="")
         self.samples = w.HTML(value="")
+        # The Play view starts its timer only when `playing` turns True after it is shown: Train does that.
+        self.heartbeat = w.Play(value=0, min=0, max=10 ** 9, interval=2000, playing=False, show_repeat=False,
+                                layout=w.Layout(display="none"))
+        self.heartbeat.observe(lambda _: self._beat(), "value")
         self.widget = self._layout()
         self._set_running(False)
         self._render()
 
-    # ----- building the page -------------------------------------------------------------
-    def _make_controls(self, cfg: RaceConfig) -> dict[str, w.Widget]:
-        slider = dict(continuous_update=False, style=STYLE, layout=WIDE)
-        lim = {k: dict(min=lo, max=hi, **({} if st is None else {"step": st})) for k, (lo, hi, st) in SLIDERS.items()}
-        return {
-            "task": w.Dropdown(options=list(TASKS), value=cfg.task, description="task", style=STYLE, layout=WIDE),
-            "policy": w.Dropdown(options=list(TRUNKS), value=cfg.policy, description="policy", style=STYLE, layout=WIDE),
-            **{f"race:{c}": w.Checkbox(value=c in cfg.contenders, description=c, indent=False) for c in CONTENDERS},
-            "baseline": w.Dropdown(options=[b for b in BASELINES if b != "none"], value=cfg.baseline,
-                                   description="baseline", style=STYLE, layout=WIDE),
-            "gamma": w.FloatSlider(value=cfg.gamma, **lim["gamma"], description="γ (discount)", **slider),
-            "gae_lambda": w.FloatSlider(value=cfg.gae_lambda, **lim["gae_lambda"], description="λ (GAE)", **slider),
-            "lr": w.FloatLogSlider(value=cfg.lr, base=10, min=-5, max=-1, step=0.1, description="learning rate",
-                                   readout_format=".1e", **slider),
-            "batch_size": w.IntSlider(value=cfg.batch_size, **lim["batch_size"], description="batch size", **slider),
-            "entropy_coef": w.FloatSlider(value=cfg.entropy_coef, **lim["entropy_coef"],
-                                          description="entropy coef", readout_format=".3f", **slider),
-            "steps": w.IntSlider(value=cfg.steps, **lim["steps"], description="steps", **slider),
-            "seeds": w.IntSlider(value=cfg.seeds, **lim["seeds"], description="seeds", **slider),
-        }
+    @classmethod
+    def preset(cls, name: str, **settings) -> "Lab":
+        """A lab with a chapter's starting settings, e.g. ``Lab.preset("chapter05")``."""
+        checks.choice("preset", name, list(PRESETS))
+        return cls(**{**PRESETS[name], **settings})
 
+    # ----- building the page -------------------------------------------------------------
     def _layout(self) -> w.Widget:
-        c = self.controls
-        contenders = w.VBox([w.HTML("<b>contenders</b>")] + [c[f"race:{n}"] for n in CONTENDERS])
-        left = w.VBox([c["task"], c["policy"], contenders, c["baseline"], c["gamma"], c["gae_lambda"], c["lr"],
-                       c["batch_size"], c["entropy_coef"], c["steps"], c["seeds"],
-                       w.HBox(list(self.buttons.values())), self.progress, self.status, self.message],
-                      layout=w.Layout(width="350px", min_width="350px"))
-        right = w.VBox([self.plot, self.readout, self.samples], layout=w.Layout(flex="1 1 auto", overflow="hidden"))
-        title = w.HTML("<h3 style='margin:4px 0'>REINFORCE vs A2C — why baselines and critics work</h3>")
-        return w.VBox([title, w.HBox([left, right])])
+        c, t = self.controls, self.typed
+        row = lambda k: w.HBox([c[k], t[k]]) if k in t else c[k]  # noqa: E731
+        hint = lambda text: w.HTML(f"<div style='margin:-4px 0 4px 108px;font-size:12px;color:#555'>{text}</div>")  # noqa: E731
+        contenders = [w.HTML("<b>contenders</b> <small>(hover for what each changes)</small>")]
+        contenders += [c[f"race:{n}"] for n in CONTENDERS]
+        left = w.VBox([row("task"), row("policy"), *contenders, row("baseline"), hint("used by: REINFORCE + baseline"),
+                       row("gamma"), row("gae_lambda"), hint("used by: A2C"), row("lr"), row("batch_size"),
+                       row("entropy_coef"), row("steps"), row("seeds")],
+                      layout=w.Layout(width="310px", min_width="310px", margin="0 12px 0 0"))
+        panel = w.Layout(flex="1 1 280px", min_width="260px", max_width="380px")
+        plots = w.Box([w.Box([p], layout=panel) for p in self.plots],
+                      layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
+        right = w.VBox([plots, self.readout, self.samples], layout=w.Layout(flex="1 1 320px", min_width="300px"))
+        bar = w.HBox([*self.buttons.values(), self.progress, self.status],
+                     layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        title = w.HTML("<h3 style='margin:2px 0'>Why baselines and critics work: gradient variance at the same "
+                       "policy</h3>")
+        style = w.HTML("<style>.widget-label, .widget-html-content, .widget-checkbox label {font-size: 14px}"
+                       "</style>")
+        body = w.Box([left, right], layout=w.Layout(display="flex", flex_flow="row wrap"))
+        return w.VBox([style, title, bar, self.message, body, self.heartbeat])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
         display(self.widget)
+
+    def _wire_typed(self) -> None:
+        for key, box in self.typed.items():
+            self.controls[key].observe(lambda ch, k=key: setattr(self.typed[k], "value", fmt(k, ch["new"])), "value")
+            box.observe(lambda ch, k=key: self._typed(k, ch["new"]), "value")
+
+    def _typed(self, key: str, text: str) -> None:
+        if text == fmt(key, self.controls[key].value):
+            return
+        try:
+            value = parse_typed(key, text)
+        except ValueError as err:
+            self._show_error(err)
+            self.typed[key].value = fmt(key, self.controls[key].value)      # the box shows the kept value
+            return
+        self.controls[key].value = value
+        self.message.value = ""
 
     # ----- configuration ---------------------------------------------------------------------
     def _values(self) -> dict:
@@ -156,29 +175,50 @@ class Lab:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def paused(self) -> bool:
+        return self.race is not None and not self.running and not self.race.finished
+
     def train(self, block: bool = False) -> bool:
-        """Start a race in a worker thread (Train). Returns False if it could not start."""
+        """Start a race, or resume a paused one (Train). Returns False if nothing started."""
         if self.running:
-            self._show_error("already training — press Stop first")
             return False
+        self._set_running(True, label="starting…")          # at once, before any slow work
         try:
-            self.race = Race(self.config())
+            cfg = self.config()
         except (ValueError, TypeError) as err:
-            self._show_error(err)
+            self._set_running(False)
+            self._show_error(f"{err}" + (" (the plots still show the previous race)" if self.race else ""))
             return False
-        self._figure = RacePlot()
+        resume = self.race is not None and _same_race(self.race.config, cfg) and cfg.steps > self.race.step
+        if not resume and estimate_seconds(cfg) > WARN_SECONDS and self._confirm != cfg:
+            self._confirm = cfg
+            self._set_running(False)
+            self._show_error(f"this race would take about {estimate_seconds(cfg) / 60:.0f} min on a 2-core CPU "
+                             "(fewer steps, seeds or contenders, a smaller batch or the GRU are faster) — "
+                             "press Train again to start it anyway", warning=True)
+            return False
+        self._confirm = None
         self.message.value = ""
+        if resume:
+            self.race.config.steps = cfg.steps
+            note = f"resuming at step {self.race.step}"
+        else:
+            note = "starting…" if self.race is None else "settings changed or race over: starting a new race…"
+            self.race = None
+        self.status.value = note
         self._stop.clear()
-        self.progress.max, self.progress.value = self.race.config.steps, 0
-        self._set_running(True)
-        self._thread = threading.Thread(target=self._work, name="pglab-race", daemon=True)
+        self._last_beat = None
+        self.heartbeat.playing = True                       # the page (if any) starts ticking now
+        self.progress.max = cfg.steps
+        self._thread = threading.Thread(target=self._work, args=(cfg, resume), name="pglab-race", daemon=True)
         self._thread.start()
         if block:
             self.wait()
         return True
 
     def stop(self) -> None:
-        """Stop after the current update (Stop)."""
+        """Pause after the current update (Stop); Train resumes."""
         self._stop.set()
 
     def reset(self) -> None:
@@ -186,10 +226,11 @@ class Lab:
         self.stop()
         self.wait()
         self.race = None
-        self._figure = RacePlot()
+        self._confirm = None
         self.progress.value = 0
         self.status.value = "ready — press Train"
         self.message.value = self.readout.value = self.samples.value = ""
+        self._set_running(False)
         self._render()
 
     def wait(self, timeout: float | None = None) -> None:
@@ -198,32 +239,42 @@ class Lab:
             self._thread.join(timeout)
 
     @property
-    def results(self) -> dict:
-        """Histories per contender (one per seed) of the current race."""
-        return {} if self.race is None else self.race.histories
+    def results(self) -> RaceResults:
+        """Histories per contender (one per seed) and the meter points of the current race."""
+        return RaceResults(self.race)
 
     # ----- the worker thread ----------------------------------------------------------------------
-    def _work(self) -> None:
-        race = self.race
+    def _work(self, cfg: RaceConfig, resume: bool) -> None:
         # ATen's OpenMP team runs far slower when driven from a non-main thread (2.2x slower
         # with 2 threads than with 1 on a 2-core machine), so the worker uses one intra-op thread.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         done = threading.Event()
         painter = threading.Thread(target=self._paint, args=(done,), name="pglab-plots", daemon=True)
-        painter.start()
+        status = "failed"
         try:
+            if not resume:
+                self.race = Race(cfg)
+            race = self.race
+            self.buttons["Train"].description = "Train"
+            painter.start()
             reason = race.run(self._stop, self._on_step)
-            status = f"step {race.step}/{race.config.steps} — {reason} in {race.seconds:.1f} s"
+            if reason == "stopped":
+                why = "the page stopped answering" if self._page_gone() else "stopped"
+                status = f"paused at step {race.step}/{race.config.steps} ({why}) — Train resumes, Reset clears"
+            else:
+                status = f"step {race.step}/{race.config.steps} — finished in {race.seconds:.1f} s"
         except Exception as err:  # noqa: BLE001 - a failed run must not take the page down
-            status = f"step {race.step}/{race.config.steps} — failed"
+            step = 0 if self.race is None else self.race.step
+            status = f"step {step}/{cfg.steps} — failed"
             self._show_error(err)
         finally:
             torch.set_num_threads(threads)
             done.set()
-            painter.join()
+            if painter.is_alive():
+                painter.join()
         try:
-            self._render()                   # the final picture first, then the status that announces it
+            self._render(samples=True)       # the final picture first, then the status that announces it
         except Exception as err:  # noqa: BLE001
             self._show_error(err)
         self.status.value = status
@@ -231,51 +282,58 @@ class Lab:
 
     def _on_step(self, race: Race) -> None:
         self.progress.value = race.step
-        self.status.value = f"step {race.step}/{race.config.steps}"
+        eta = race.eta()
+        self.status.value = f"step {race.step}/{race.config.steps}" + ("" if eta is None else f" · about {eta:.0f} s left")
+        if self._page_gone():
+            self._stop.set()
+
+    def _beat(self) -> None:
+        self._last_beat = time.monotonic()
+
+    def _page_gone(self) -> bool:
+        """True once heartbeats have arrived and then stopped for ``heartbeat_timeout`` seconds."""
+        return self._last_beat is not None and time.monotonic() - self._last_beat > self.heartbeat_timeout
 
     def _paint(self, done: threading.Event) -> None:
-        """Re-render the plots every ``refresh_seconds`` while the race runs (its own thread, so
-        drawing overlaps training on the second core; only this thread draws meanwhile)."""
-        spent = 0.0
-        while not done.wait(max(0.05, self.refresh_seconds - spent)):   # one frame per period
+        """Re-render every ``refresh_seconds`` while the race runs (its own thread, so drawing overlaps
+        training on the second core; only this thread draws meanwhile)."""
+        spent, sampled = 0.0, -1
+        # one frame per period, and drawing at most a quarter of the time: it holds the GIL the worker needs
+        while not done.wait(max(self.refresh_seconds - spent, 3 * spent, 0.05)):
             start = time.perf_counter()
+            step = 0 if self.race is None else self.race.step
             try:
-                self._render()
+                self._render(samples=sampled < 0 or step - sampled >= 50)
+                sampled = step if sampled < 0 or step - sampled >= 50 else sampled
             except Exception:  # noqa: BLE001 - a failed frame is skipped, the next one retries
                 pass
             spent = time.perf_counter() - start
 
-    def _render(self) -> None:
+    def _render(self, samples: bool = False) -> None:
         race = self.race
-        histories = {} if race is None else race.histories
-        meter = {} if race is None else race.meter
-        self.plot.value = to_png(self._figure.update(histories, meter).figure, dpi=90)
+        steps = self.controls["steps"].value if race is None else race.config.steps
+        self._panels.update({} if race is None else race.histories, [] if race is None else race.points, steps)
+        for image, png in zip(self.plots, self._panels.pngs()):
+            if image.value is not png:                   # an unchanged panel is not sent again
+                image.value = png
         self.renders += 1
         if race is not None:
-            self.readout.value = self._readout_html(race)
-            self.samples.value = self._samples_html(race)
+            self.readout.value = readout_html(race)
+            if samples:
+                self.samples.value = samples_html(race)
 
-    @staticmethod
-    def _readout_html(race: Race) -> str:
-        ratios = race.variance_ratios()
-        if not ratios:
-            return "<i>Race vanilla REINFORCE too, to compare gradient variances.</i>"
-        parts = [f"<b>{html.escape(n)}</b>: variance ×{r:.1f} lower than vanilla REINFORCE" if r >= 1 else
-                 f"<b>{html.escape(n)}</b>: variance ×{1 / r:.1f} higher than vanilla REINFORCE"
-                 for n, r in ratios.items()]
-        return "<div>" + " &nbsp;|&nbsp; ".join(parts) + f" <small>(latest meter, step {race.step})</small></div>"
-
-    @staticmethod
-    def _samples_html(race: Race) -> str:
-        rows = "".join(f"<div><b>{html.escape(name)}</b>: <code>{' &nbsp;·&nbsp; '.join(html.escape(t) for t in texts)}</code></div>"
-                       for name, texts in race.samples().items())
-        return f"<div style='line-height:1.6'><i>samples (prompt → completion)</i>{rows}</div>"
-
-    def _set_running(self, running: bool) -> None:
+    def _set_running(self, running: bool, label: str = "Train") -> None:
         self.buttons["Train"].disabled = running
+        self.buttons["Train"].description = label
         self.buttons["Stop"].disabled = not running
-        for widget in self.controls.values():
+        for widget in [*self.controls.values(), *self.typed.values()]:
             widget.disabled = running
 
-    def _show_error(self, err: object) -> None:
-        self.message.value = f"<div style='color:#c0392b'><b>Cannot do that:</b> {html.escape(str(err))}</div>"
+    def _show_error(self, err: object, warning: bool = False) -> None:
+        head, colour = ("Before you start:", "#9a6700") if warning else ("Cannot do that:", "#c0392b")
+        self.message.value = f"<div style='color:{colour}'><b>{head}</b> {html.escape(str(err))}</div>"
+
+
+def _same_race(a: RaceConfig, b: RaceConfig) -> bool:
+    """Same settings except the number of steps (which Train may raise to continue)."""
+    return {**vars(a), "steps": 0} == {**vars(b), "steps": 0}

@@ -1,5 +1,6 @@
 import re
 """The live lab driven from Python: the same buttons a student clicks."""
+import threading
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from pglab.race import Race, RaceConfig
 
 
 def small(**kw):
-    return pg.app.Lab(**{"steps": 20, "batch_size": 16, "measure_every": 5, **kw})
+    return pg.app.Lab(**{"steps": 20, "batch_size": 16, "measure_every": 10, "meter_batches": 8, **kw})
 
 
 def test_train_click_grows_histories_and_meter():
@@ -18,13 +19,13 @@ def test_train_click_grows_histories_and_meter():
     assert lab.running or lab.race.step > 0
     lab.wait(60)
     assert not lab.running
-    assert set(lab.results) == {"REINFORCE", "REINFORCE + baseline", "A2C"}
+    assert set(lab.results) == {"REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C"}
     assert all(len(h) == 20 for hs in lab.results.values() for h in hs)
-    assert all(len(m) >= 4 for m in lab.race.meter.values())
+    assert all(len(m) == 3 for m in lab.race.meter.values())          # steps 0, 10, 20
     assert lab.status.value.startswith("step 20/20 — finished")
-    assert lab.progress.value == 20 and lab.plot.value[:4] == b"\x89PNG"
-    assert "lower than vanilla REINFORCE" in lab.readout.value or "higher than vanilla REINFORCE" in lab.readout.value
-    assert "→" in lab.samples.value
+    assert lab.progress.value == 20 and all(p.value[:4] == b"\x89PNG" for p in lab.plots)
+    assert "At the same policy θ" in lab.readout.value and "meter at step 20" in lab.readout.value
+    assert "<th>target</th>" in lab.samples.value and "<th>reward</th>" in lab.samples.value
     assert not lab.buttons["Train"].disabled and lab.buttons["Stop"].disabled
 
 
@@ -32,7 +33,7 @@ def test_stop_takes_effect_within_one_update():
     lab = small(steps=2000, contenders=("A2C",))
     lab.buttons["Train"].click()
     deadline = time.time() + 30
-    while lab.race.step < 3 and lab.running and time.time() < deadline:
+    while (lab.race is None or lab.race.step < 3) and lab.running and time.time() < deadline:
         time.sleep(0.01)
     assert lab.running, lab.message.value
     lab.buttons["Stop"].click()
@@ -40,7 +41,7 @@ def test_stop_takes_effect_within_one_update():
     lab.wait(30)
     assert not lab.running
     assert lab.race.step <= step_at_click + 1
-    assert "stopped" in lab.status.value
+    assert "paused" in lab.status.value and "Train resumes" in lab.status.value
 
 
 def test_reset_clears_everything():
@@ -55,7 +56,7 @@ def test_reset_clears_everything():
 
 def test_bad_values_show_a_message_and_the_lab_stays_usable():
     lab = small()
-    for name in ("REINFORCE", "REINFORCE + baseline", "A2C"):
+    for name in pg.race.CONTENDERS:
         lab.controls[f"race:{name}"].value = False
     lab.buttons["Train"].click()                         # no exception ...
     assert "contenders must name at least one" in lab.message.value      # ... a message instead
@@ -131,3 +132,131 @@ def test_lab_rejects_bad_refresh_and_unknown_settings():
     assert lab.configure(colour="red") is False and "unknown setting colour" in lab.message.value
     with pytest.raises(ValueError, match="contenders must be a list of names"):
         RaceConfig(contenders="A2C")
+
+
+def _wait_for(predicate, timeout=60):
+    deadline = time.time() + timeout
+    while not predicate() and time.time() < deadline:
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_stop_pauses_and_train_resumes_the_same_race():
+    lab = small(steps=30, contenders=("REINFORCE",))
+    lab.buttons["Train"].click()
+    assert _wait_for(lambda: lab.race is not None and lab.race.step >= 3)
+    lab.buttons["Stop"].click()
+    lab.wait(30)
+    race, paused_at = lab.race, lab.race.step
+    first_row = race.runs[0].history.rows[0]
+    assert paused_at < 30 and lab.paused and "paused at step" in lab.status.value
+    assert not lab.buttons["Train"].disabled and not lab.controls["steps"].disabled
+    lab.buttons["Train"].click()
+    lab.wait(60)
+    assert lab.race is race and race.runs[0].history.rows[0] is first_row      # resumed, not restarted
+    assert race.step == 30 and len(race.runs[0].history) == 30 and "finished" in lab.status.value
+    assert [p.step for p in race.points] == [0, 10, 20, 30]                    # no meter point twice
+    lab.buttons["Reset"].click()
+    assert lab.race is None and lab.results == {}
+
+
+def test_train_reacts_at_once_and_a_double_click_is_harmless(monkeypatch):
+    gate = threading.Event()
+    real = pg.app.Race
+
+    def slow_race(cfg):
+        gate.wait(30)                        # building the race is the slow part (seconds on a laptop)
+        return real(cfg)
+
+    monkeypatch.setattr(pg.app, "Race", slow_race)
+    lab = small(steps=10, contenders=("REINFORCE",))
+    lab.buttons["Train"].click()
+    assert lab.buttons["Train"].disabled and lab.buttons["Train"].description == "starting…"
+    assert lab.status.value.startswith("starting")
+    assert lab.train() is False and lab.message.value == ""                   # a second click: no red error
+    gate.set()
+    lab.wait(60)
+    assert "finished" in lab.status.value and lab.message.value == ""
+    assert lab.buttons["Train"].description == "Train" and not lab.buttons["Train"].disabled
+
+
+def test_typed_values_are_taken_exactly_or_refused_with_a_message():
+    lab = small()
+    lab.typed["steps"].value = "1e3"
+    assert lab.controls["steps"].value == 1000 and lab.message.value == ""
+    lab.typed["gamma"].value = "nan"
+    assert lab.controls["gamma"].value == 1.0 and "γ (discount) takes a number in [0, 1]" in lab.message.value
+    assert lab.typed["gamma"].value == "1"                                    # the box shows the kept value
+    lab.typed["batch_size"].value = "30"
+    assert lab.controls["batch_size"].value == 16 and "in steps of 8" in lab.message.value
+    lab.typed["lr"].value = "abc"
+    assert "learning rate takes a number in [1e-05, 0.1]" in lab.message.value and "abc" in lab.message.value
+    assert "is not a number" in lab.message.value
+    lab.typed["lr"].value = "2e-3"
+    assert lab.controls["lr"].value == pytest.approx(2e-3) and lab.message.value == ""
+    lab.controls["seeds"].value = 3
+    assert lab.typed["seeds"].value == "3"
+
+
+def test_a_long_race_asks_before_it_starts():
+    lab = small()
+    assert lab.configure(policy="transformer", batch_size=256, seeds=8, steps=2000)
+    assert lab.train() is False and not lab.running
+    assert "would take about" in lab.message.value and "press Train again" in lab.message.value
+    minutes = int(re.search(r"about (\d+) min", lab.message.value).group(1))
+    assert minutes > 30
+    assert lab.train() is True                       # the second click starts it
+    lab.stop()
+    lab.wait(120)
+    assert lab.race.step <= 1 and lab.paused
+
+
+def test_results_have_a_short_repr_with_the_measurements():
+    lab = small(contenders=("REINFORCE", "A2C"))
+    lab.train(block=True)
+    text = repr(lab.results)
+    assert len(text) < 1500, text
+    assert "A2C:" in text and ("lower than vanilla REINFORCE" in text or "no clear difference" in text
+                               or "collapsed" in text)
+    assert [p.step for p in lab.results.points] == [0, 10, 20]
+    assert all("A2C" in p.variance and p.variance["A2C"].low <= p.variance["A2C"].value for p in lab.results.points)
+
+
+def test_every_control_and_contender_explains_itself():
+    lab = small()
+    assert all(len(c.tooltip or "") > 20 for c in lab.controls.values())
+    assert "affects 'REINFORCE + baseline' only" in lab.controls["baseline"].tooltip
+    assert "A2C only" in lab.controls["gae_lambda"].tooltip
+    assert lab.controls["race:REINFORCE (reward-to-go)"].tooltip.startswith("token t weighted")
+
+
+def test_only_vanilla_gets_the_right_hint_and_a_failed_train_marks_old_plots():
+    lab = small(steps=10, contenders=("REINFORCE",))
+    lab.train(block=True)
+    assert "Tick another contender" in lab.readout.value and "Race vanilla REINFORCE too" not in lab.readout.value
+    assert lab.configure(batch_size=24)
+    lab.controls["baseline"].value = "leave_one_out"
+    lab.controls["race:REINFORCE"].value = False
+    assert lab.train() is False
+    assert "contenders must name at least one" in lab.message.value and "previous race" in lab.message.value
+
+
+def test_the_worker_pauses_when_the_page_stops_answering():
+    lab = small(steps=2000, contenders=("REINFORCE",), heartbeat_timeout=0.5)
+    lab.train()
+    lab.heartbeat.value = 1                        # the browser's Play widget ticked once ...
+    assert _wait_for(lambda: not lab.running, 60)  # ... then went silent: the worker pauses
+    assert lab.race.step < 2000 and "page stopped answering" in lab.status.value
+
+
+def test_python_only_use_never_pauses_for_missing_heartbeats():
+    lab = small(steps=10, contenders=("REINFORCE",), heartbeat_timeout=0.01)
+    lab.train(block=True)
+    assert "finished" in lab.status.value
+
+
+def test_chapter_preset():
+    lab = pg.app.Lab.preset("chapter05", steps=20)
+    assert lab.config().contenders == ("REINFORCE", "A2C") and lab.config().gae_lambda == 0.9
+    with pytest.raises(ValueError, match="unknown preset 'chapter9'"):
+        pg.app.Lab.preset("chapter9")

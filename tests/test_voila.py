@@ -1,6 +1,11 @@
-"""The live lab served by Voilà: an HTTP smoke test and a real-browser test (Playwright + Chromium)."""
+"""The live lab served by Voilà: an HTTP smoke test and real-browser tests (Playwright + Chromium).
+
+Voilà runs with the repository's serving configuration (binder/jupyter: the offline template and
+idle-kernel culling), exactly as ``make app`` starts it, with a short heartbeat timeout so that a
+closed page pauses its worker within seconds.
+"""
 import os
-import shutil
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+SERVING = ROOT / "binder" / "jupyter"
+HEARTBEAT_S = 6
 
 
 def _free_port() -> int:
@@ -27,13 +34,15 @@ def _get(url: str, timeout: float = 120) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def voila_url():
+def voila():
     port = _free_port()
     voila = Path(sys.executable).with_name("voila")
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "voila.log", "w")
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(SERVING), "JUPYTER_PATH": str(SERVING),
+           "PGLAB_HEARTBEAT_S": str(HEARTBEAT_S)}
     proc = subprocess.Popen([str(voila), str(ROOT / "notebooks" / "app.ipynb"), "--no-browser",
                              f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -47,7 +56,7 @@ def voila_url():
     else:
         proc.terminate()
         pytest.fail("voila did not start listening within 90 s")
-    yield url
+    yield url, proc
     proc.terminate()
     try:
         proc.wait(10)
@@ -56,14 +65,17 @@ def voila_url():
     log.close()
 
 
-def test_voila_page_answers_200_without_errors(voila_url):
-    status, page = _get(voila_url)
+def test_voila_page_answers_200_without_errors_or_network(voila):
+    status, page = _get(voila[0])
     assert status == 200
     assert "Traceback" not in page
     assert "application/vnd.jupyter.stderr" not in page and "output_error" not in page
     assert not any(e in page for e in ("ValueError", "TypeError", "NameError", "ModuleNotFoundError", "ImportError"))
     assert "application/vnd.jupyter.widget-view+json" in page
     assert "pglab live lab" in page
+    assert "cdn.jsdelivr.net" not in page and "fontawesome" not in page       # the offline template
+    log = (ARTIFACTS / "voila.log").read_text()
+    assert "Culling kernels with idle durations > 300 seconds" in log
 
 
 def _chromium_or_skip():
@@ -74,49 +86,129 @@ def _chromium_or_skip():
     pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium to run the browser test)")
 
 
-def test_live_lab_in_a_real_browser(voila_url):
+@pytest.fixture(scope="module")
+def browser():
     executable = _chromium_or_skip()
-    from playwright.sync_api import expect, sync_playwright
-
+    from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                          "--disable-component-update", "--no-first-run", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(voila_url, wait_until="domcontentloaded", timeout=120_000)
-        train = page.get_by_role("button", name="Train")
-        train.wait_for(timeout=120_000)
-        status = page.locator(".widget-label", has_text="press Train")
-        expect(status).to_be_visible()
-        plot = page.locator("img").first
-        first_src = plot.get_attribute("src")
-
-        # move the "steps" slider two notches to the right with the keyboard
-        steps = page.locator(".widget-slider", has_text="steps")
-        before = steps.locator(".widget-readout").inner_text()
-        steps.locator(".noUi-handle").focus()
-        page.keyboard.press("ArrowRight")
-        page.keyboard.press("ArrowRight")
-        expect(steps.locator(".widget-readout")).not_to_have_text(before, timeout=10_000)
-        total = int(steps.locator(".widget-readout").inner_text())
-        assert total == int(before) + 20
-
-        train.click()
-        running = page.locator(".widget-label", has_text=f"/{total}")
-        expect(running).to_have_text(_step_pattern(total), timeout=60_000)
-        page.wait_for_function("src => document.querySelector('img').src !== src", arg=first_src, timeout=60_000)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "live-lab-training.png"))
-
-        page.get_by_role("button", name="Stop").click()
-        expect(page.locator(".widget-label", has_text="stopped")).to_be_visible(timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "live-lab-stopped.png"))
-        browser.close()
-    assert not errors, errors
+        b = p.chromium.launch(executable_path=executable, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
 
 
-def _step_pattern(total: int):
-    import re
-    return re.compile(rf"step [1-9]\d*/{total}")
+def _open(browser, url, width, height):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.errors, page.foreign = [], []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+            else page.foreign.append(r.url))
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.get_by_role("button", name="Train").wait_for(timeout=120_000)
+    return page
+
+
+def _type(page, label, value):
+    """Type into the text box next to the control labelled ``label`` and press Enter."""
+    box = page.locator(".widget-hbox", has=page.locator("label", has_text=label)).locator("input[type=text]")
+    box.fill(value)
+    box.press("Enter")
+
+
+def _status(page):
+    return page.locator(".widget-label", has_text=re.compile(r"step|ready|paused|resuming|starting"))
+
+
+def test_default_race_pause_resume_and_readout(voila, browser):
+    from playwright.sync_api import expect
+    page = _open(browser, voila[0], 1280, 800)
+    expect(page.get_by_text("ready — press Train")).to_be_visible()
+    _type(page, "steps", "100")
+    expect(page.locator("input[type=text]").nth(0)).to_be_visible()
+    train = page.get_by_role("button", name="Train")
+    train.click()
+    expect(page.locator("button", has_text=re.compile("Train|starting"))).to_be_disabled(timeout=1_500)   # at once
+    expect(page.get_by_text(re.compile(r"step [1-9]\d*/100"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"meter at step (50|100)"))).to_be_visible(timeout=240_000)
+    readout = page.locator(".widget-html", has_text="At the same policy θ").inner_text()
+    assert "REINFORCE + baseline: variance ×" in readout and "A2C: variance ×" in readout, readout
+    assert "higher than vanilla REINFORCE" not in readout, readout
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text(re.compile(r"paused at step \d+/100"))).to_be_visible(timeout=60_000)
+    paused = int(re.search(r"paused at step (\d+)", page.get_by_text(re.compile("paused at step")).inner_text()).group(1))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "live-lab-1280x800-paused.png"))
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text(re.compile(r"step 100/100 — finished"))).to_be_visible(timeout=240_000)
+    page.screenshot(path=str(ARTIFACTS / "live-lab-1280x800.png"))
+    assert 0 < paused < 100
+    assert not page.errors and not page.foreign, (page.errors, page.foreign)
+    page.close()
+
+
+def test_collapse_message_in_the_browser(voila, browser):
+    from playwright.sync_api import expect
+    page = _open(browser, voila[0], 1280, 800)
+    for name in ("REINFORCE (reward-to-go)", "REINFORCE + baseline"):
+        page.get_by_role("checkbox", name=name).uncheck()
+    _type(page, "learning rate", "0.1")
+    _type(page, "entropy bonus", "0")
+    _type(page, "steps", "60")
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text(re.compile(r"step 60/60 — finished"))).to_be_visible(timeout=240_000)
+    readout = page.locator(".widget-html", has_text="At the same policy θ").inner_text()
+    assert "collapsed" in readout and "lower than" not in readout and "higher than" not in readout, readout
+    page.screenshot(path=str(ARTIFACTS / "live-lab-collapse.png"))
+    page.close()
+
+
+def test_layout_at_1024x640_keeps_train_visible(voila, browser):
+    page = _open(browser, voila[0], 1024, 640)
+    box = page.get_by_role("button", name="Train").bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 640 and box["x"] + box["width"] <= 1024
+    imgs = page.locator("img")
+    assert imgs.count() == 3
+    widths = [imgs.nth(i).bounding_box()["width"] for i in range(3)]
+    assert min(widths) >= 280, widths                     # each panel wide enough to read
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024 + 2   # no sideways scrolling
+    page.screenshot(path=str(ARTIFACTS / "live-lab-1024x640.png"), full_page=False)
+    _type(page, "steps", "50")
+    page.get_by_role("button", name="Train").click()
+    from playwright.sync_api import expect
+    expect(page.get_by_text(re.compile(r"step 50/50 — finished"))).to_be_visible(timeout=240_000)
+    page.mouse.wheel(0, 250)                               # the panels and the readout
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "live-lab-1024x640-race.png"), full_page=False)
+    page.close()
+
+
+def _kernel_cpu_seconds(voila_pid: int) -> float:
+    """Total user + system CPU seconds of the kernels Voilà started (its child processes)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == voila_pid:                   # ppid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def test_closing_the_page_stops_the_worker(voila, browser):
+    from playwright.sync_api import expect
+    url, proc = voila
+    page = _open(browser, url, 1280, 800)
+    _type(page, "steps", "2000")
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text(re.compile(r"step [1-9]\d*/2000"))).to_be_visible(timeout=120_000)
+    before = _kernel_cpu_seconds(proc.pid)
+    time.sleep(4)
+    assert _kernel_cpu_seconds(proc.pid) - before > 1.0      # the worker is busy while the page is open
+    page.close()                                           # no beforeunload: only the heartbeat can tell
+    time.sleep(HEARTBEAT_S + 8)
+    before = _kernel_cpu_seconds(proc.pid)
+    time.sleep(4)
+    used = _kernel_cpu_seconds(proc.pid) - before
+    assert used < 0.8, f"the kernels used {used:.1f} CPU s in 4 s after the page closed"

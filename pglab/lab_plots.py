@@ -1,0 +1,111 @@
+"""The live lab's three panels, each its own small figure so the page can wrap them on a narrow screen.
+
+Reward (mean over seeds, ±1 std band when there are several), gradient variance
+and gradient SNR at the meter's shared policy θ (95 % intervals as error bars).
+Object API and the Agg canvas only (safe from a worker thread).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .meter import YARDSTICK, MeterPoint
+from .plots import smooth, to_png
+from .train import History
+
+ORDER = ("REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C", YARDSTICK)
+SHORT = {"REINFORCE": "vanilla", "REINFORCE (reward-to-go)": "reward-to-go", "REINFORCE + baseline": "+ baseline",
+         "A2C": "A2C", YARDSTICK: "vanilla (not raced)"}
+FONT = 10
+
+
+def color(name: str) -> str:
+    return "0.45" if name == YARDSTICK else f"C{ORDER.index(name)}"
+
+
+class RacePanels:
+    """Three figures (reward, variance, SNR) redrawn from a race's Histories and meter points."""
+
+    def __init__(self, width: float = 4.0, height: float = 3.1) -> None:
+        self.figures = [Figure(figsize=(width, height), facecolor="white") for _ in range(3)]
+        for fig in self.figures:
+            FigureCanvasAgg(fig)
+            fig.add_subplot(1, 1, 1)
+            fig.subplots_adjust(left=0.24, right=0.96, bottom=0.16, top=0.84)
+        self._meter_key: tuple | None = None
+        self._png: list[bytes | None] = [None, None, None]     # cached renders of unchanged panels
+
+    @property
+    def axes(self):
+        return [fig.axes[0] for fig in self.figures]
+
+    def update(self, histories: Mapping[str, Sequence[History]], points: Sequence[MeterPoint], steps: int,
+               window: int = 10) -> "RacePanels":
+        """Redraw the reward panel; the meter panels only when a meter point (or the step range) is new."""
+        ax_r, ax_v, ax_s = self.axes
+        meter_key = (len(points), id(points[-1]) if points else None, steps)
+        panels = [0] if meter_key == self._meter_key else [0, 1, 2]
+        self._meter_key = meter_key
+        for i in panels:
+            ax = self.axes[i]
+            ax.clear()
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=FONT - 1)
+            ax.set_xlim(0, max(steps, 1))
+            ax.set_xlabel("update step", fontsize=FONT)
+            self._png[i] = None
+        ax_r.set_title("Reward (higher is better)", fontsize=FONT + 1)
+        ax_r.set_ylabel("mean reward per completion", fontsize=FONT)
+        self._rewards(ax_r, histories, window)
+        if not histories:
+            ax_r.set_ylim(0, 1)
+        if 1 in panels:
+            ax_v.set_title("Gradient variance at a shared θ\n(lower is better)", fontsize=FONT + 1)
+            ax_v.set_ylabel("tr Cov[ĝ] (log scale)", fontsize=FONT)
+            ax_s.set_title("Gradient signal-to-noise at θ\n(higher is better)", fontsize=FONT + 1)
+            ax_s.set_ylabel("‖E ĝ‖² / tr Cov[ĝ]", fontsize=FONT)
+            self._meter(ax_v, points, "variance", log=True)
+            self._meter(ax_s, points, "snr", log=False)
+        return self
+
+    @staticmethod
+    def _rewards(ax, histories, window: int) -> None:
+        for name, runs in histories.items():
+            n = min((len(h) for h in runs), default=0)
+            if not n:
+                continue
+            ys = np.stack([smooth(h["reward/mean"][:n], window) for h in runs])
+            mean, std = ys.mean(0), ys.std(0)
+            ax.plot(np.arange(1, n + 1), mean, color=color(name), linewidth=2, label=SHORT[name])
+            if len(runs) > 1:
+                ax.fill_between(np.arange(1, n + 1), mean - std, mean + std, color=color(name), alpha=0.2)
+        if any(min((len(h) for h in runs), default=0) for runs in histories.values()):
+            ax.legend(loc="lower right", fontsize=FONT - 1)
+
+    @staticmethod
+    def _meter(ax, points: Sequence[MeterPoint], key: str, log: bool) -> None:
+        names = [n for n in ORDER if any(n in getattr(p, key) for p in points)]
+        if "REINFORCE" in names:
+            names.remove(YARDSTICK)                          # the same numbers under its raced name
+        width = (points[-1].step - points[0].step) / max(len(points) - 1, 1) if len(points) > 1 else 1.0
+        for i, name in enumerate(names):
+            pts = [(p.step, getattr(p, key)[name]) for p in points if name in getattr(p, key)]
+            x = np.array([s for s, _ in pts]) + (i - (len(names) - 1) / 2) * 0.06 * width
+            y = np.array([iv.value for _, iv in pts])
+            err = np.array([[max(iv.value - iv.low, 0) for _, iv in pts], [max(iv.high - iv.value, 0) for _, iv in pts]])
+            ax.errorbar(x, y, yerr=err, fmt="o", color=color(name), markersize=4, capsize=2, linewidth=1.5,
+                        linestyle="--" if name == YARDSTICK else "-", label=SHORT[name])
+        if YARDSTICK in names:                               # the grey yardstick needs a name
+            ax.legend(loc="best", fontsize=FONT - 2)
+        if log:
+            ax.set_yscale("log")
+            if not points:
+                ax.set_ylim(1e-3, 1)
+
+    def pngs(self, dpi: int = 80) -> list[bytes]:
+        """PNG bytes of the three panels (unchanged panels come from the cache)."""
+        self._png = [png if png is not None else to_png(fig, dpi=dpi) for png, fig in zip(self._png, self.figures)]
+        return list(self._png)
