@@ -1,7 +1,6 @@
 """The edges a user hits first: a light import, runs that are never lost, files that fail clearly,
 and nothing accepted that would be silently changed."""
 import csv
-import os
 import subprocess
 import sys
 import threading
