@@ -243,9 +243,11 @@ def seed_lines(x: Sequence[float], runs: Mapping[str, Sequence[Sequence[float]]]
 
 
 def reward_kl(points: Mapping[str, tuple[float, float]], *, frontier: tuple[Sequence[float], Sequence[float]] | None = None,
-              title: str, ylabel: str = "mean reward E[R]", xlabel: str = "KL(π ‖ π_ref) per completion (nats)") -> Figure:
-    """Reward against KL to the reference: labelled points ``points[label] = (kl, reward)`` and,
-    when known, the exact optimal frontier ``(kls, rewards)`` as a line."""
+              title: str, ylabel: str = "mean reward E[R]", xlabel: str = "KL(π ‖ π_ref) per completion (nats)",
+              reference: tuple[float, float] | None = None) -> Figure:
+    """Reward against KL to the reference: labelled points ``points[label] = (kl, reward)``, when known
+    the exact optimal frontier ``(kls, rewards)`` as a line, and the reference policy π_ref (β = ∞)
+    ``reference = (kl, reward)`` as its own marker, so the legend never calls it a trained policy."""
     fig, (ax,) = _figure()
     if frontier is not None:
         ax.plot(*frontier, color="C7", linewidth=2, label="exact optimum π* over β")
@@ -253,6 +255,8 @@ def reward_kl(points: Mapping[str, tuple[float, float]], *, frontier: tuple[Sequ
     ax.plot(kls, rewards, "o", color="C3", markersize=7, label="trained policies")
     for label, (kl, reward) in points.items():
         ax.annotate(label, (kl, reward), textcoords="offset points", xytext=(6, -12), fontsize=9)
+    if reference is not None:
+        ax.plot(*reference, "s", color="C0", markersize=8, label="reference π_ref (β = ∞)")
     ax.margins(x=0.12, y=0.08)                                               # room for the labels
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(loc="lower right")
@@ -294,20 +298,6 @@ def mean_curves(runs: Mapping[str, Sequence[History]], *, key: str = "reward/mea
 
 
 def reward_kl_points(points: Mapping[str, tuple[float, float]], *, reference: tuple[float, float],
-                     frontier: tuple[Sequence[float], Sequence[float]] | None = None, title: str,
-                     ylabel: str = "mean reward E[R]",
-                     xlabel: str = "KL(π ‖ π_ref) per completion (nats)") -> Figure:
-    """Like :func:`reward_kl`, but the reference policy π_ref (β = ∞, KL 0) is drawn as its own
-    marker, so the legend never calls it a trained policy. ``reference = (kl, reward)`` of π_ref."""
-    fig, (ax,) = _figure()
-    if frontier is not None:
-        ax.plot(*frontier, color="C7", linewidth=2, label="exact optimum π* over β")
-    kls, rewards = zip(*points.values())
-    ax.plot(kls, rewards, "o", color="C3", markersize=7, label="trained policies")
-    for label, (kl, reward) in points.items():
-        ax.annotate(label, (kl, reward), textcoords="offset points", xytext=(6, -12), fontsize=9)
-    ax.plot(*reference, "s", color="C0", markersize=8, label="reference π_ref (β = ∞)")
-    ax.margins(x=0.12, y=0.08)                                               # room for the labels
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.legend(loc="lower right")
-    return fig
+                     **kwargs) -> Figure:
+    """:func:`reward_kl` with the reference policy π_ref (β = ∞, KL 0) drawn as its own marker."""
+    return reward_kl(points, reference=reference, **kwargs)

@@ -13,10 +13,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import wait_until_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -63,18 +63,7 @@ def jupyterlab():
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited with {proc.returncode}; see {ARTIFACTS / 'jupyterlab.log'}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("jupyter lab did not start listening within 90 s")
+    wait_until_listening(proc, port, 'jupyter lab', ARTIFACTS / 'jupyterlab.log')
     yield f"http://127.0.0.1:{port}/"
     proc.terminate()
     try:

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tests.conftest import wait_until_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,18 +45,7 @@ def voila():
                              f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
                             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"voila exited with {proc.returncode}; see {ARTIFACTS / 'voila.log'}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("voila did not start listening within 90 s")
+    wait_until_listening(proc, port, 'voila', ARTIFACTS / 'voila.log')
     yield url, proc
     proc.terminate()
     try:
