@@ -14,20 +14,3 @@ POLICY_KINDS = ["gru", "lstm", "transformer"]
 def gen():
     return torch.Generator().manual_seed(1234)
 
-
-def wait_until_listening(proc, port: int, name: str, log_path, timeout: float = 90) -> None:
-    """Block until ``proc`` (a server started by a browser test) accepts connections on 127.0.0.1:``port``;
-    fail the test with a pointer to its log if it exits or stays silent for ``timeout`` seconds."""
-    import socket
-    import time
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"{name} exited with {proc.returncode}; see {log_path}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    pytest.fail(f"{name} did not start listening within {timeout:.0f} s")

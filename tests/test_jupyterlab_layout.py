@@ -9,43 +9,27 @@ One server, one browser, one page.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-from tests.conftest import wait_until_listening
+from tests.browser import CHROMIUM, chromium_or_skip, free_port, wait_until_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1280, 800
 MIN_PANEL = 280
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _chromium_or_skip():
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run installs Debian's chromium")
-    pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium to run the browser test)")
-
-
 @pytest.fixture(scope="module")
 def jupyterlab():
-    _chromium_or_skip()
+    chromium_or_skip()
     jupyter = Path(sys.executable).with_name("jupyter")
-    port = _free_port()
+    port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "jupyterlab.log", "w")
     home = Path(tempfile.mkdtemp(prefix="pglab-jlab-"))       # fresh workspace and settings: the default layout

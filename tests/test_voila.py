@@ -6,7 +6,6 @@ closed page pauses its worker within seconds.
 """
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,19 +13,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.conftest import wait_until_listening
+from tests.browser import chromium_or_skip, free_port, wait_until_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 SERVING = ROOT / "binder" / "jupyter"
 HEARTBEAT_S = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, timeout: float = 120) -> tuple[int, str]:
@@ -36,7 +28,7 @@ def _get(url: str, timeout: float = 120) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def voila():
-    port = _free_port()
+    port = free_port()
     voila = Path(sys.executable).with_name("voila")
     log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "voila.log", "w")
     env = {**os.environ, "JUPYTER_CONFIG_PATH": str(SERVING), "JUPYTER_PATH": str(SERVING),
@@ -68,17 +60,9 @@ def test_voila_page_answers_200_without_errors_or_network(voila):
     assert "Culling kernels with idle durations > 300 seconds" in log
 
 
-def _chromium_or_skip():
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing in CI; .ci/run installs Debian's chromium")
-    pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium to run the browser test)")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    executable = _chromium_or_skip()
+    executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=executable, headless=True,
