@@ -25,6 +25,10 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
+# what a reader of the chapters, the exercises and the sweeps needs (Binder holds these, not the test tools)
+READER_EXTRAS = ("app", "classroom", "sweep")
+
+
 def _project() -> dict:
     import tomllib
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -37,7 +41,8 @@ def _names(specs: list[str]) -> set[str]:
 def test_requirements_pin_exactly_what_pyproject_declares():
     project = _project()
     runtime, extras = _names(project["dependencies"]), project["optional-dependencies"]
-    declared = runtime | _names(extras["app"]) | (_names(extras["dev"]) - {"pglab"})
+    declared = runtime | (_names(extras["dev"]) - {"pglab"})
+    declared |= set().union(*(_names(extras[name]) for name in READER_EXTRAS))
     pins = _pins(ROOT / "requirements.txt")
     assert set(pins) == declared, f"requirements.txt vs pyproject: {set(pins) ^ declared}"
     assert all(pins.values()), "requirements.txt must pin every package with =="
@@ -48,7 +53,8 @@ def test_requirements_pin_exactly_what_pyproject_declares():
 
 def test_binder_holds_what_a_reader_needs_and_no_test_tools():
     project = _project()
-    reader = _names(project["dependencies"]) | _names(project["optional-dependencies"]["app"])
+    extras = project["optional-dependencies"]
+    reader = _names(project["dependencies"]) | set().union(*(_names(extras[name]) for name in READER_EXTRAS))
     test_only = _names(project["optional-dependencies"]["dev"]) - reader - {"pglab"}
     top, binder = _pins(ROOT / "requirements.txt"), _pins(ROOT / "binder" / "requirements.txt")
     assert set(binder) == reader, f"binder/requirements.txt vs the reader's packages: {set(binder) ^ reader}"
