@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import advantages, algos, checks, exact, gradients, mle, policies, rewards, rollout, statistics, tasks, train, vocab
+from . import advantages, algos, checks, exact, gradients, kl, mle, policies, rewards, rollout, statistics, tasks, train, vocab
 from .algos.a2c import A2CConfig
 from .algos.reinforce import ReinforceConfig
 from .policies import make_policy, resolve_device
@@ -35,6 +35,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
-__all__ = ["advantages", "algos", "app", "checks", "race", "exact", "gradients", "mle", "notebook", "plots", "policies", "rewards", "rollout", "statistics", "tasks", "train",
+__all__ = ["advantages", "algos", "app", "checks", "race", "exact", "gradients", "kl", "mle", "notebook", "plots", "policies", "rewards", "rollout", "statistics", "tasks", "train",
            "vocab", "A2CConfig", "ReinforceConfig", "make_policy", "resolve_device", "Rollout", "sample",
            "token_logprobs", "make_task", "History"]

@@ -1,0 +1,91 @@
+"""Per-token estimators of KL(π ‖ π_ref) from completions sampled from π.
+
+Convention (used everywhere in pglab): the tokens a_t were sampled from π (the
+policy being trained, or the policy that sampled them), and
+
+    log r_t = log π_ref(a_t|s_t) − log π(a_t|s_t),        r_t = π_ref(a_t|s_t) / π(a_t|s_t).
+
+The three estimators of J. Schulman's note "Approximating KL divergence" (2020),
+written so that each one *estimates* KL(π ‖ π_ref) (not its negative):
+
+    k1_t = −log r_t               = log π − log π_ref      unbiased, can be negative, high variance
+    k2_t = ½ (log r_t)²                                    ≥ 0, biased (its mean is the f-divergence ½E[(log r)²])
+    k3_t = (r_t − 1) − log r_t                             ≥ 0, unbiased, lower variance when π ≈ π_ref
+
+(The issue that asked for these writes k1 = log r; with r = π_ref/π that is minus
+the KL contribution, so pglab uses k1 = −log r, whose mean is +KL.)
+
+Why k1 and k3 are unbiased for the *sequence* KL
+KL(π ‖ π_ref) = E_{τ∼π}[Σ_t log π(a_t|s_t) − log π_ref(a_t|s_t)]:
+the sum of k1 is exactly that integrand; k3 adds r_t − 1, whose mean given s_t is
+Σ_a π(a|s_t) · π_ref(a|s_t)/π(a|s_t) − 1 = Σ_a π_ref(a|s_t) − 1 = 0 (a control variate).
+k2 is ≈ KL only to second order in log r (its mean is ½E[(log r)²] ≠ KL): it is biased.
+Tests check all three by enumerating every completion of the tiny problem
+(``tests/test_kl_estimators.py``).
+
+Every function takes ``(logp, logp_ref, mask)`` of shape (B, T) and returns the
+per-token estimate (B, T), zero where ``mask`` is 0. Sum over t for a sequence's
+KL; it keeps the autograd graph of its inputs (what GRPO's KL-in-the-loss
+differentiates, see :mod:`pglab.algos.grpo`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from . import checks
+
+
+def k1(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """k1_t = −log r_t = log π(a_t|s_t) − log π_ref(a_t|s_t): unbiased, the integrand of KL itself."""
+    return (logp - logp_ref) * mask                                   # −log r
+
+
+def k2(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """k2_t = ½ (log r_t)²: non-negative, biased (mean ½ E[(log r)²], equal to KL only to second order)."""
+    log_r = (logp_ref - logp) * mask
+    return 0.5 * log_r ** 2                                           # ½ (log r)²
+
+
+def k3(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """k3_t = (r_t − 1) − log r_t: non-negative (log x ≤ x − 1), unbiased (E_π[r − 1 | s] = 0)."""
+    log_r = (logp_ref - logp) * mask                                  # 0 where masked, so r − 1 − log r = 0 there
+    return (torch.exp(log_r) - 1 - log_r) * mask                      # (r − 1) − log r
+
+
+ESTIMATORS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "k1": k1, "k2": k2, "k3": k3}
+"""The per-token KL estimators by name; each is ``fn(logp, logp_ref, mask) -> (B, T)``."""
+UNBIASED = ("k1", "k3")
+"""The estimators whose expectation under π is exactly KL(π ‖ π_ref)."""
+
+
+def estimate(name: str, logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-sequence KL estimate Σ_t k_t (B,) with estimator ``name`` ("k1", "k2" or "k3")."""
+    fn = ESTIMATORS[checks.choice("kl_estimator", name, list(ESTIMATORS))]
+    return fn(logp, logp_ref, mask).sum(1)
+
+
+@torch.no_grad()
+def exact_moments(policy, reference, task, prompts: torch.Tensor, name: str) -> tuple[float, float]:
+    """(E_π[Σ_t k_t], Var_π[Σ_t k_t]) of one completion's estimate, by enumerating every completion
+    of a tiny problem (see :mod:`pglab.exact`), averaged over ``prompts``. Compare the mean with
+    :func:`pglab.exact.kl_divergence`: equal for k1 and k3, not for k2."""
+    from .exact import enumerate_completions                  # exact imports gradients, which imports algos
+    from .rollout import token_logprobs
+    fn = ESTIMATORS[checks.choice("kl_estimator", name, list(ESTIMATORS))]
+    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
+    ids, mask = ids.to(policy.device), mask.to(policy.device)
+    mean = second = 0.0
+    for prompt in prompts.to(policy.device):
+        rows = prompt.expand(len(ids), -1)
+        logp = token_logprobs(policy, rows, ids).logprobs * mask
+        logp_ref = token_logprobs(reference, rows.to(reference.device), ids.to(reference.device)).logprobs
+        est = fn(logp, logp_ref.to(logp.device) * mask, mask).sum(1).double()   # Σ_t k_t per completion
+        p = logp.sum(1).exp().double()                                           # π(τ | x)
+        mean += float((p * est).sum())
+        second += float((p * est ** 2).sum())
+    n = len(prompts)
+    mean, second = mean / n, second / n
+    return mean, second - mean ** 2
