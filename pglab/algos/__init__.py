@@ -5,10 +5,11 @@
 """
 from __future__ import annotations
 
-from . import a2c, article, reinforce
+from . import a2c, article, ppo, reinforce
 from .common import NonFiniteError, apply_update
 
 ALGOS = {"reinforce": (reinforce.ReinforceConfig, reinforce.step),
-         "a2c": (a2c.A2CConfig, a2c.step)}
+         "a2c": (a2c.A2CConfig, a2c.step),
+         "ppo": (ppo.PPOConfig, ppo.step)}
 
-__all__ = ["ALGOS", "NonFiniteError", "apply_update", "a2c", "article", "reinforce"]
+__all__ = ["ALGOS", "NonFiniteError", "apply_update", "a2c", "article", "ppo", "reinforce"]
