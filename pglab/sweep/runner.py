@@ -1,0 +1,192 @@
+"""Run a sweep on any ``concurrent.futures.Executor``, streaming each finished run to Parquet.
+
+Executors (:func:`make_executor`):
+
+* ``"inprocess"`` — :class:`InProcessExecutor`, runs each job when it is submitted (debugging, pdb, tests);
+* ``"local"`` (default) — a :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes
+  (started with ``spawn``: no forked torch thread pools; each run uses one torch thread);
+* ``"dask"`` — a Dask ``distributed.LocalCluster(processes=True)`` of ``workers`` single-threaded
+  worker processes on 127.0.0.1, used through ``Client.get_executor()``;
+* ``"tcp://host:8786"`` (any scheduler address) — an existing Dask cluster. The same code runs on a
+  Slurm cluster through dask-jobqueue::
+
+      from dask_jobqueue import SLURMCluster            # pip install dask-jobqueue
+      cluster = SLURMCluster(cores=1, processes=1, memory="2GB", walltime="01:00:00")
+      cluster.scale(jobs=40)                            # 40 Slurm jobs, one single-threaded worker each
+      run_sweep(grid, 20, "runs/big", executor=Client(cluster).get_executor(pure=False))
+
+  or on Kubernetes through dask-kubernetes (``KubeCluster(custom_cluster_spec=make_cluster_spec(
+  name="pglab", image=IMAGE_WITH_PGLAB))``, ``cluster.scale(40)``); or pass the scheduler's address,
+  ``--executor tcp://scheduler:8786``. Workers need pglab installed (the function travels by reference).
+
+What travels: per run, the :class:`~pglab.sweep.grid.RunSpec` (a few hundred bytes of plain data) and a
+reference to :func:`~pglab.sweep.run.run_one`; back comes a dict of floats (~100 bytes per logged step).
+No weights, no tensors. Only the submitting process writes files, so ``out`` need not be shared storage.
+
+At most ``2 × workers`` runs are in flight at a time, so results stream as they finish, Ctrl-C
+cancels little, and a lost Dask worker's runs are rescheduled by Dask itself.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import checks
+from . import results
+from .grid import RunSpec, expand
+from .run import run_one
+
+EXECUTORS = ("local", "dask", "inprocess")
+
+
+class InProcessExecutor(cf.Executor):
+    """The trivial executor: ``submit`` runs the function now, in this process, and returns a done future."""
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as err:                               # noqa: BLE001 — delivered through the future
+            future.set_exception(err)
+        return future
+
+
+@contextlib.contextmanager
+def make_executor(kind: str = "local", workers: int = 2) -> Iterator[cf.Executor]:
+    """A context manager yielding an executor of ``kind`` (see the module docstring); it is shut down on exit."""
+    workers = checks.positive_int("workers", workers, maximum=1024)
+    if kind == "inprocess":
+        yield InProcessExecutor()
+    elif kind == "local":
+        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
+    elif kind == "dask" or "://" in kind:
+        with dask_client(None if kind == "dask" else kind, workers) as client:
+            yield client.get_executor(pure=False)
+    else:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)} or a Dask scheduler address such as "
+                         f"'tcp://10.0.0.5:8786', got {kind!r}")
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None = None, workers: int = 2):
+    """A ``distributed.Client``: on a new LocalCluster bound to 127.0.0.1 (``address=None``) or on a scheduler.
+
+    The LocalCluster has ``workers`` processes with one thread each (each run is single-threaded
+    torch), a dashboard on a free local port (``client.dashboard_link``), and is closed on exit.
+    """
+    from distributed import Client, LocalCluster
+    if address is not None:
+        with Client(address) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", worker_dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def executor_workers(executor: cf.Executor, default: int = 2) -> int:
+    """How many runs the executor runs at once (for the in-flight window)."""
+    if isinstance(executor, InProcessExecutor):
+        return 1
+    if isinstance(executor, cf.ProcessPoolExecutor | cf.ThreadPoolExecutor):
+        return executor._max_workers
+    client = getattr(executor, "_client", None)                # distributed.cfexecutor.ClientExecutor
+    if client is not None:
+        return max(sum(client.nthreads().values()), 1)
+    return default
+
+
+@dataclass
+class SweepReport:
+    """What one call of :func:`run_sweep` did (the table itself is :func:`results.load`)."""
+    out: Path
+    runs: list[RunSpec]
+    executed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    stopped: str | None = None
+
+    def __repr__(self) -> str:
+        return (f"SweepReport({len(self.runs)} runs: {len(self.executed)} executed, {len(self.skipped)} found "
+                f"finished in {self.out}, {len(self.failed)} failed{'; ' + self.stopped if self.stopped else ''})")
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: the finished runs are on disk; ``report`` says what happened."""
+
+    def __init__(self, report: SweepReport) -> None:
+        super().__init__(report.stopped)
+        self.report = report
+
+
+def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 5, out: str | Path = "runs/sweep",
+              *, executor: cf.Executor | None = None, retry_failed: bool = True,
+              progress: Callable[[RunSpec, dict], None] | None = None,
+              run_fn: Callable[[RunSpec], dict] = run_one) -> SweepReport:
+    """Expand and validate ``grid`` × ``seeds``, skip runs already in ``out``, run the rest on ``executor``.
+
+    Every finished run is written to ``out/runs/<hash>.parquet`` as soon as it returns. A run that
+    raises is recorded as failed (with its one-line error) and the others go on; failed runs are
+    retried on the next call unless ``retry_failed=False``. Ctrl-C cancels what has not started and
+    raises :class:`SweepInterrupted` (finished runs stay on disk; rerun to resume). ``executor=None``
+    runs in this process. ``progress(spec, result)`` is called after each run (e.g. a tqdm update).
+    """
+    specs = grid if isinstance(grid, list) else expand(grid, seeds)        # every error before any run
+    out = Path(out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    done = results.finished(out, include_failed=not retry_failed)
+    report = SweepReport(out, specs, skipped=[s.hash for s in specs if s.hash in done])
+    todo = [s for s in specs if s.hash not in done]
+    executor = executor or InProcessExecutor()
+    window = 2 * executor_workers(executor)
+    pending: dict[cf.Future, RunSpec] = {}
+    queue = iter(todo)
+    try:
+        while True:
+            for spec in queue:
+                pending[executor.submit(run_fn, spec)] = spec
+                if len(pending) >= window:
+                    break
+            if not pending:
+                break
+            finished_now, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in finished_now:
+                _record(out, pending.pop(future), future, report, progress)
+    except KeyboardInterrupt:
+        for future in pending:
+            future.cancel()
+        report.stopped = (f"interrupted (Ctrl-C) after {len(report.executed)} of {len(todo)} runs; "
+                          f"{len(report.skipped) + len(report.executed)} of {len(specs)} are in {out} — "
+                          "rerun the same command to resume")
+        raise SweepInterrupted(report) from None
+    return report
+
+
+def _record(out: Path, spec: RunSpec, future: cf.Future, report: SweepReport,
+            progress: Callable[[RunSpec, dict], None] | None) -> None:
+    """Write one finished run (a failure from the executor itself — e.g. a dead worker — is recorded too)."""
+    from .run import one_line
+    try:
+        result = future.result()
+    except Exception as err:                                   # noqa: BLE001 — worker lost, unpicklable, ...
+        result = {"hash": spec.hash, "seed": spec.seed, "status": "failed", "error": one_line(err),
+                  "seconds": float("nan"), "grad_variance": float("nan"), "rows": []}
+    results.write_run(out, spec, result)
+    report.executed.append(spec.hash)
+    if result["status"] != "ok":
+        report.failed[spec.hash] = result["error"]
+    if progress is not None:
+        progress(spec, result)
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
