@@ -5,11 +5,14 @@
 """
 from __future__ import annotations
 
-from . import a2c, article, ppo, reinforce
+from . import a2c, article, grpo, ppo, reinforce
 from .common import NonFiniteError, apply_update
 
 ALGOS = {"reinforce": (reinforce.ReinforceConfig, reinforce.step),
          "a2c": (a2c.A2CConfig, a2c.step),
-         "ppo": (ppo.PPOConfig, ppo.step)}
+         "ppo": (ppo.PPOConfig, ppo.step),
+         "rloo": (grpo.RLOOConfig, grpo.step),
+         "grpo": (grpo.GRPOConfig, grpo.step),
+         "dr_grpo": (grpo.DrGRPOConfig, grpo.step)}
 
-__all__ = ["ALGOS", "NonFiniteError", "apply_update", "a2c", "article", "ppo", "reinforce"]
+__all__ = ["ALGOS", "NonFiniteError", "apply_update", "a2c", "article", "grpo", "ppo", "reinforce"]
