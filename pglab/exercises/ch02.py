@@ -1,0 +1,118 @@
+"""Exercises for chapter 02 (the policy gradient theorem): the score function of a one-step bandit,
+reward-to-go with γ and a mask, and a prediction about reward-to-go on a sparse reward.
+
+Tensor conventions as in :mod:`pglab.advantages`: ``rewards[i, t]`` is r_t of sample i, ``mask[i, t]``
+is 1 on the tokens actually written (up to and including ``<eos>``) and 0 after it.
+"""
+from __future__ import annotations
+
+import torch
+
+from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reward-to-go with γ and a mask:  G_t = Σ_{k ≥ t} γ^{k−t} r_k m_k,  0 where m_t = 0.
+
+def reward_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Reference: G_t = r_t + γ G_{t+1}, right to left, masked (as :func:`pglab.advantages.reward_to_go`)."""
+    G = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        running = (rewards[:, t] + gamma * running) * mask[:, t]
+        G[:, t] = running
+    return G
+
+
+def _ragged_mask(B: int, T: int, g: torch.Generator) -> torch.Tensor:
+    """Lengths 1..T; at least one row is cut short (an <eos> before T) when T > 1."""
+    lengths = torch.randint(1, T + 1, (B,), generator=g)
+    if T > 1:
+        lengths[0] = torch.randint(1, T, (1,), generator=g)
+    return (torch.arange(T)[None, :] < lengths[:, None]).float()
+
+
+def _rtg_cases(seed: int) -> list[Case]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for B, T, gamma in [(2, 4, 1.0), (3, 5, 0.9), (4, 7, 0.5), (1, 1, 0.8), (3, 6, float(0.3 + 0.6 * torch.rand(1, generator=g)))]:
+        mask = _ragged_mask(B, T, g)
+        rewards = torch.round(torch.rand(B, T, generator=g) * 4) / 4          # quarters: readable by hand
+        rewards = rewards * mask + (1 - mask) * torch.round(torch.rand(B, T, generator=g) * 4 + 1)   # junk after <eos>
+        out.append(Case(f"B={B}, T={T}, gamma={gamma:.3g}", {"rewards": rewards, "mask": mask, "gamma": gamma}))
+    return out
+
+
+def _rtg_total(rewards, mask, gamma):
+    return reward_to_go(rewards, mask, gamma)[:, :1] * mask
+
+
+def _rtg_so_far(rewards, mask, gamma):
+    return (rewards * mask).cumsum(1) * mask
+
+
+def _rtg_no_mask(rewards, mask, gamma):
+    return reward_to_go(rewards, torch.ones_like(mask), gamma)
+
+
+def _rtg_mask_output_only(rewards, mask, gamma):
+    return reward_to_go(rewards, torch.ones_like(mask), gamma) * mask
+
+
+def _rtg_no_gamma(rewards, mask, gamma):
+    return reward_to_go(rewards, mask, 1.0)
+
+
+def _rtg_excludes_now(rewards, mask, gamma):
+    return (reward_to_go(rewards, mask, gamma) - rewards * mask) * mask
+
+
+def _rtg_gamma_from_start(inputs, got, expected) -> bool:
+    """got discounts each reward from the episode's start: Σ_{k≥t} γ^(k+c) r_k or γ^(t+c) G_t, c = 0 or 1."""
+    gamma, mask = inputs["gamma"], inputs["mask"]
+    if gamma == 1.0:
+        return False
+    got = torch.as_tensor(got, dtype=torch.float64)
+    t = torch.arange(mask.shape[1], dtype=torch.float64)
+    r = (inputs["rewards"] * mask).double()
+    for c in (0, 1):
+        for cand in (expected.double() * gamma ** (t + c),                                  # γ^t G_t
+                     (r * gamma ** (t + c)).flip(1).cumsum(1).flip(1) * mask):              # Σ_{k≥t} γ^k r_k
+            if got.shape == cand.shape and torch.allclose(got, cand, atol=1e-5, rtol=1e-4):
+                return True
+    return False
+
+
+REWARD_TO_GO = Exercise(
+    name="ch02_reward_to_go", chapter=2, title="Reward-to-go with a discount and a mask", function="reward_to_go",
+    minutes=10, difficulty="medium", reference=reward_to_go, cases=_rtg_cases,
+    diagnoses=[
+        mistake("total_return",
+                "your G_t is the same for every t: you used G_1 = R(τ), the whole return, for every token. "
+                "Token t may only be credited with the rewards from step t on (Eq. 2.5) — loop right to left: "
+                "G_t = r_t + γ G_{t+1}.", _rtg_total),
+        mistake("reward_so_far",
+                "you summed the rewards *up to* t (reward-so-far, the source article's loop), not *from* t on. "
+                "The past rewards were fixed before a_t was chosen; G_t = Σ_{k ≥ t} γ^(k−t) r_k looks forward.",
+                _rtg_so_far),
+        mistake("no_mask",
+                "G_t is not 0 after <eos>, and the rewards there leaked in: multiply by the mask. Positions with "
+                "mask 0 are not part of the completion — their rewards must not count and their G_t must be 0.",
+                _rtg_no_mask),
+        mistake("mask_output_only",
+                "you zeroed G_t after <eos>, but the rewards *after* <eos> still flow into G_t of the valid tokens: "
+                "mask the rewards (or the running sum) inside the loop, not only the output.", _rtg_mask_output_only),
+        mistake("no_gamma",
+                "your answer is right for γ = 1 but ignores gamma: each step further away multiplies by γ once more, "
+                "G_t = r_t + γ G_{t+1}.", _rtg_no_gamma),
+        symptom("gamma_from_start",
+                "discounting with γ^t in the wrong place: you discounted from the start of the episode (γ^k or γ^t), "
+                "but G_t discounts from step t: the reward k steps later gets γ^(k−t), and r_t itself gets γ^0 = 1.",
+                _rtg_gamma_from_start),
+        mistake("excludes_now",
+                "your G_t misses r_t itself: the reward-to-go starts *at* t (G_t = r_t + γ G_{t+1}), not after it.",
+                _rtg_excludes_now),
+    ],
+)
+
+EXERCISES = [REWARD_TO_GO]
