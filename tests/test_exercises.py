@@ -1,0 +1,234 @@
+"""Classroom exercises (issue 11): references pass, the known wrong answers are caught with the right hint,
+student notebooks are generated from the masters and hold no solutions, they run with empty answers, and a
+class is graded into a CSV."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from pglab.exercises import EXERCISES, ChoiceQuestion, Exercise, Feedback, check, require
+from pglab.exercises.build import MASTER_DIR, STUDENT_DIR, build, masters
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exercises"
+FUNCTIONS = [ex for ex in EXERCISES.values() if isinstance(ex, Exercise)]
+CHOICES = [ex for ex in EXERCISES.values() if isinstance(ex, ChoiceQuestion)]
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"exercise_fixture_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+WRONG = [w for path in sorted(FIXTURES.glob("wrong_ch*.py")) for w in _load(path).WRONG]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. reference solutions
+
+@pytest.mark.parametrize("ex", FUNCTIONS, ids=lambda e: e.name)
+def test_reference_passes_on_several_seeds(ex):
+    result = check(ex, ex.reference, seeds=range(6))
+    assert result.passed, str(result)
+    assert result.cases_run >= 12
+
+
+@pytest.mark.parametrize("ex", FUNCTIONS, ids=lambda e: e.name)
+def test_cases_are_random_and_varied(ex):
+    """Inputs change with the seed and come in several shapes: nothing to hard-code."""
+    def shapes(seed):
+        return [tuple(tuple(v.shape) for v in c.inputs.values() if isinstance(v, torch.Tensor))
+                for c in ex.cases(seed)]
+    assert len(set(shapes(0))) >= 3, "a seed's cases must come in at least 3 shapes"
+    a, b = ex.cases(0), ex.cases(1)
+    differs = any(not torch.equal(x, y) if x.shape == y.shape else True
+                  for ca, cb in zip(a, b) for x, y in zip(ca.inputs.values(), cb.inputs.values())
+                  if isinstance(x, torch.Tensor))
+    assert differs, "seed 0 and seed 1 give the same inputs"
+    again = ex.cases(0)
+    for c1, c2 in zip(a, again):
+        for x, y in zip(c1.inputs.values(), c2.inputs.values()):
+            assert not isinstance(x, torch.Tensor) or torch.equal(x, y), "cases(seed) must be reproducible"
+
+
+@pytest.mark.parametrize("q", CHOICES, ids=lambda e: e.name)
+def test_choice_questions(q):
+    assert check(q, q.answer).passed
+    assert check(q, q.answer.lower()).passed
+    assert check(q, ...).status == "not implemented"
+    for letter in q.choices:
+        if letter != q.answer:
+            r = check(q, letter)
+            assert r.status == "failed" and r.hint_key == f"choice_{letter}" and r.hint == q.explanations[letter]
+            assert q.answer not in re.findall(r"\b[A-Z]\b", str(r).split("hint:")[0].replace(letter, "")), \
+                "the feedback on a wrong letter must not reveal the answer"
+    assert check(q, "Z").hint_key == "invalid"
+
+
+def test_every_exercise_states_minutes_and_difficulty_and_chapters_take_20_to_40_minutes():
+    by_chapter: dict[int, int] = {}
+    for ex in EXERCISES.values():
+        assert ex.difficulty in ("easy", "medium", "hard") and 1 <= ex.minutes <= 60
+        by_chapter[ex.chapter] = by_chapter.get(ex.chapter, 0) + ex.minutes
+    for chapter, minutes in by_chapter.items():
+        assert 20 <= minutes <= 40, f"chapter {chapter:02d} exercises take {minutes} min"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. the known wrong answers
+
+def test_fixtures_cover_every_function_exercise():
+    covered = {name for name, _, _ in WRONG}
+    assert {ex.name for ex in FUNCTIONS} <= covered, "every exercise needs wrong-answer fixtures"
+
+
+@pytest.mark.parametrize("name, hint, fn", WRONG, ids=[f"{n}-{h}-{f.__name__}" for n, h, f in WRONG])
+def test_wrong_answer_is_rejected_with_its_hint(name, hint, fn):
+    result = check(name, fn)
+    assert result.status == "failed", str(result)
+    assert result.hint_key == hint, f"expected hint {hint!r}, got {result.hint_key!r}:\n{result}"
+    text = str(result)
+    for part in ("expected:", "got:", "hint:", result.case):
+        assert part in text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the feedback itself
+
+EX = FUNCTIONS[0]
+
+
+def test_stub_and_missing_function_say_not_yet_implemented():
+    def returns_none(**kw):
+        pass
+
+    def ellipsis(**kw):
+        ...
+        return ...
+
+    def raises(**kw):
+        raise NotImplementedError
+
+    for fn in (None, returns_none, ellipsis, raises):
+        result = check(EX, fn)
+        assert result.status == "not implemented" and "not yet implemented" in str(result)
+        assert not result.passed
+
+
+def test_an_exception_is_reported_in_one_line_with_its_input():
+    def broken(**kw):
+        raise IndexError("index 7 is out of bounds\n  a second line\nTraceback (most recent call last)")
+    result = check(EX, broken)
+    assert result.status == "error"
+    assert result.message == "IndexError: index 7 is out of bounds"
+    text = str(result)
+    assert "Traceback" not in text and "second line" not in text and result.case in text
+    assert all(k in text for k in EX.cases(0)[0].inputs)
+
+
+def test_not_a_function_and_unknown_name():
+    assert check(EX, 3).status == "failed"
+    with pytest.raises(KeyError, match="unknown exercise"):
+        check("ch99_nothing", lambda: 0)
+
+
+def test_require_raises_feedback_with_the_hint_and_html_escapes():
+    name, hint, fn = WRONG[0]
+    with pytest.raises(Feedback) as info:
+        require(name, fn)
+    assert check(name, fn).hint in str(info.value)
+    assert isinstance(info.value, AssertionError)
+    assert require(EXERCISES[name], EXERCISES[name].reference).passed
+    html = check(name, fn)._repr_html_()
+    assert html.startswith("<pre") and "<" not in html[5:-6].replace("<pre", "").replace("</pre", "")
+
+
+def test_a_wrong_answer_that_matches_no_diagnosis_gets_the_generic_hint():
+    ex = FUNCTIONS[0]
+
+    def off(**kw):
+        out = ex.reference(**kw)
+        return out + 0.123 if isinstance(out, torch.Tensor) else out
+    result = check(ex, off)
+    if result.status == "failed":
+        assert result.hint_key is None and "none of the usual mistakes" in result.hint
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. student notebooks: generated from the masters, no solutions
+
+def _sources(nb):
+    return [(c.cell_type, c.source) for c in nb.cells]
+
+
+def _solution_lines(master: Path) -> list[str]:
+    lines, inside = [], False
+    for cell in nbformat.read(master, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            s = line.strip()
+            if s.startswith("# BEGIN SOLUTION"):
+                inside = True
+            elif s.startswith("# END SOLUTION"):
+                inside = False
+            elif inside or s.endswith("# SOLUTION"):
+                s = s.replace("# SOLUTION", "").strip()
+                if len(s) >= 12 and not s.startswith("#"):
+                    lines.append(s)
+    return lines
+
+
+def test_every_master_has_a_committed_student_notebook():
+    names = [m.name for m in masters()]
+    assert names == sorted(p.name for p in STUDENT_DIR.glob("ch*_exercises.ipynb"))
+    assert len(names) >= 3
+
+
+@pytest.mark.parametrize("master", masters(), ids=lambda p: p.stem)
+def test_student_notebook_has_no_solution(master):
+    student = STUDENT_DIR / master.name
+    text = "\n".join(c.source for c in nbformat.read(student, as_version=4).cells)
+    assert "BEGIN SOLUTION" not in text and "# SOLUTION" not in text and "BEGIN QUESTION" not in text
+    solution = _solution_lines(master)
+    assert solution, f"{master.name} has no solution lines to look for"
+    leaked = [s for s in solution if s in text]
+    assert not leaked, f"solution lines in the student notebook: {leaked}"
+    assert "grader.check(" in text
+
+
+@pytest.mark.slow
+def test_student_notebooks_are_up_to_date_with_the_masters(tmp_path):
+    for fresh in build(MASTER_DIR, tmp_path):
+        committed = nbformat.read(STUDENT_DIR / fresh.name, as_version=4)
+        regenerated = nbformat.read(fresh, as_version=4)
+        assert _sources(committed) == _sources(regenerated), \
+            f"{fresh.name} is stale: run python -m pglab.exercises.build"
+        assert committed.metadata["otter"]["tests"] == regenerated.metadata["otter"]["tests"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. student notebooks run top to bottom with every answer empty
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(STUDENT_DIR.glob("ch*_exercises.ipynb")), ids=lambda p: p.stem)
+def test_empty_student_notebook_runs_and_says_not_yet_implemented(student):
+    from nbclient import NotebookClient
+    nb = nbformat.read(student, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(student.parent)}}).execute()
+    checks = [c for c in nb.cells if c.cell_type == "code" and "grader.check(" in c.source]
+    assert checks
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"{cell.source!r} raised {out.get('ename')}: {out.get('evalue')}"
+    for cell in checks:
+        shown = json.dumps([o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in cell.outputs])
+        assert "not yet implemented" in shown, f"{cell.source}: {shown[:500]}"
