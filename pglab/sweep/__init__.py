@@ -15,15 +15,21 @@ function), :mod:`.runner` (executors, resume), :mod:`.results` (Parquet), :mod:`
 """
 from __future__ import annotations
 
-from .grid import RUN_SETTINGS, RunSpec, expand, known_settings, run_hash
-from .results import finished, load
-from .run import run_one
-from .runner import (EXECUTORS, InProcessExecutor, SweepInterrupted, SweepReport, dask_client, make_executor,
-                     run_sweep)
-from .stats import (Estimate, final_scores, format_summary, improvement_table, interval, iqm,
-                    probability_of_improvement, summary)
+import importlib
 
-__all__ = ["RUN_SETTINGS", "RunSpec", "expand", "known_settings", "run_hash", "finished", "load", "run_one",
-           "EXECUTORS", "InProcessExecutor", "SweepInterrupted", "SweepReport", "dask_client", "make_executor",
-           "run_sweep", "Estimate", "final_scores", "format_summary", "improvement_table", "interval", "iqm",
-           "probability_of_improvement", "summary"]
+_WHERE = {"grid": ["RUN_SETTINGS", "RunSpec", "expand", "known_settings", "run_hash"],
+          "results": ["finished", "load"],
+          "run": ["run_one"],
+          "runner": ["EXECUTORS", "InProcessExecutor", "SweepInterrupted", "SweepReport", "dask_client",
+                     "make_executor", "run_sweep"],
+          "stats": ["Estimate", "final_scores", "format_summary", "improvement_table", "interval", "iqm",
+                    "probability_of_improvement", "summary"]}
+_MODULE = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = list(_MODULE)
+
+
+def __getattr__(name: str):
+    """Import on first use (PEP 562): ``python -m pglab compare`` need not load pandas, pyarrow or scipy."""
+    if name in _MODULE:
+        return getattr(importlib.import_module(f".{_MODULE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,10 +35,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import plots, stats
-from .grid import expand
-from .results import load
-from .runner import EXECUTORS, SweepInterrupted, default_workers, make_executor, run_sweep
+EXECUTORS = ("local", "dask", "inprocess")
+"""Executor kinds besides a scheduler address (see :func:`pglab.sweep.runner.make_executor`)."""
 
 OUTPUTS = ("summary.csv", "improvement.csv", "curves.png", "final.png", "grad_variance.png")
 
@@ -82,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the sweep described by ``args``; print the summary; write CSVs and PNGs. Returns the exit status."""
     from tqdm.auto import tqdm
 
+    from .grid import expand
+    from .runner import SweepInterrupted, default_workers, make_executor, run_sweep
+
     specs = expand(load_grid(args.grid), args.seeds)                      # every grid error before any run
     if args.last < 1:
         raise ValueError(f"--last must be an integer >= 1, got {args.last}")
@@ -111,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
 def write_summary(out: Path, specs, last: int = 20) -> None:
     """Print the summary table and write summary.csv, improvement.csv and the three PNGs into ``out``."""
     from ..plots import save
+    from . import plots, stats
+    from .results import load
 
     table = load(out, specs)
     summary = stats.summary(table, last=last)

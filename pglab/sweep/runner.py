@@ -39,10 +39,9 @@ from typing import Any
 
 from .. import checks
 from . import results
+from .cli import EXECUTORS
 from .grid import RunSpec, expand
 from .run import run_one
-
-EXECUTORS = ("local", "dask", "inprocess")
 
 
 class InProcessExecutor(cf.Executor):
