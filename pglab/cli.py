@@ -24,6 +24,7 @@ from .advantages import BASELINES
 from .algos import NonFiniteError
 from .algos.reinforce import ReinforceConfig
 from .policies import TRUNKS, make_policy
+from .sweep import cli as sweep_cli
 from .tasks import DEFAULT_TASK, TASKS, make_task
 from .train import History, train, write_csv
 
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pglab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    sweep_cli.add_parser(sub)                   # python -m pglab sweep (pglab/sweep/cli.py)
     p = sub.add_parser("compare", help="REINFORCE without vs with a baseline; writes CSV and PNG",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", required=True, help="directory for history.csv and rewards.png (created if missing)")
@@ -152,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "compare":
             compare(args)
+        elif args.command == "sweep":
+            return sweep_cli.run(args)
     except ValueError as err:
         parser.error(str(err))  # exit status 2, message on stderr, no traceback
     except RunStopped as stop:
