@@ -142,7 +142,7 @@ def expand(grid: Mapping[str, Any], seeds: int | list[int]) -> list[RunSpec]:
             chosen = {**dict(zip(lists, values)), **settings}
             parts = ([variant] if variant else []) + [f"{k}={chosen[k]}" for k in swept]
             label = ", ".join(parts) or "run"
-            config = resolve(chosen, f"variant {variant!r}" if variant else "the grid")
+            config = resolve(chosen, f"variant {variant!r}" if variant else "")
             named = {**({"variant": variant} if variant else {}), **chosen}
             specs += [RunSpec(label, named, config, s) for s in seed_list]
     hashes = [s.hash for s in specs]
@@ -177,13 +177,14 @@ def resolve(chosen: Mapping[str, Any], where: str) -> dict[str, Any]:
     for key in extra:
         if key not in fields:
             users = sorted(a for a, f in algo_fields().items() if key in f)
-            raise ValueError(f"setting {key!r} does not apply to algo {algo!r} ({where}); it is a setting of "
+            raise ValueError(f"setting {key!r} does not apply to algo {algo!r}{f' ({where})' if where else ''}; "
+                             f"it is a setting of "
                              f"{', '.join(users)}")
     try:
         algo_config = cls(**extra)                             # the config checks its own ranges
         plain = _run_settings(run, algo, algo_config)
     except ValueError as err:
-        raise ValueError(f"bad grid ({where}): {err}") from None
+        raise ValueError(f"bad grid{f' ({where})' if where else ''}: {err}") from None
     return {**plain, **dataclasses.asdict(algo_config)}
 
 
@@ -196,6 +197,8 @@ def _run_settings(run: dict[str, Any], algo: str, algo_config: Any) -> dict[str,
         critic = hasattr(algo_config, "gae_lambda") or getattr(algo_config, "baseline", None) == "value"
         head = "separate" if critic else None
     checks.choice("value_head", head, [*VALUE_HEADS, "auto"])
+    if run["grad_batches"] == 1:
+        raise ValueError("grad_batches must be 0 (off) or an integer >= 2 (a variance needs two batches), got 1")
     if getattr(algo_config, "kl_coef", 0.0) > 0:
         raise ValueError("kl_coef > 0 needs a reference policy, which a sweep does not build; use 0")
     if task not in _TASK_VOCAB:
