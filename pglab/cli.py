@@ -24,6 +24,7 @@ from .advantages import BASELINES
 from .algos import NonFiniteError
 from .algos.reinforce import ReinforceConfig
 from .policies import TRUNKS, make_policy
+from . import grade as grade_cli
 from .sweep import cli as sweep_cli
 from .tasks import DEFAULT_TASK, TASKS, make_task
 from .train import History, train, write_csv
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sweep_cli.add_parser(sub)                   # python -m pglab sweep (pglab/sweep/cli.py)
+    grade_cli.add_parser(sub)                   # python -m pglab grade (pglab/grade.py)
     p = sub.add_parser("compare", help="REINFORCE without vs with a baseline; writes CSV and PNG",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", required=True, help="directory for history.csv and rewards.png (created if missing)")
@@ -156,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             compare(args)
         elif args.command == "sweep":
             return sweep_cli.run(args)
+        elif args.command == "grade":
+            return grade_cli.run(args)
     except ValueError as err:
         parser.error(str(err))  # exit status 2, message on stderr, no traceback
     except RunStopped as stop:
