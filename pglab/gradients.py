@@ -28,6 +28,7 @@ from torch.func import functional_call, grad, vmap
 from . import checks
 from .advantages import BASELINES, RETURNS, gae, nstep_returns, reward_to_go
 from .algos.common import baseline_inputs, check_group_size, grouped_prompts
+from .algos.grpo import ADVANTAGES as GROUP_ADVANTAGES, AGGREGATIONS, aggregation_weights, group_advantages
 from .rollout import sample, token_logprobs
 from .statistics import (GradientReport, _cpu64, bias_estimate, bonferroni_threshold, format_table,  # noqa: F401 (re-exported)
                          mean_interval, paired_difference, per_batch_statistics, report, t_quantile, z_scores)
@@ -63,7 +64,14 @@ class Estimator:
     """n for returns="nstep": 1 is the one-step TD advantage (= GAE with λ = 0), n ≥ T the Monte Carlo
     advantage G_t − V_φ(s_t) (= GAE with λ = 1)."""
     group_size: int = 1
-    """Samples per prompt, for the group baselines."""
+    """Samples per prompt, for the group baselines and ``group_advantage``."""
+    group_advantage: str | None = None
+    """"rloo", "grpo" or "dr_grpo": every token of completion i weighted by the group advantage A_i of its whole
+    return R_γ(τ_i) (Eqs. 7.5–7.7 in :mod:`pglab.algos.grpo`) instead of ``returns`` − ``baseline``
+    (leave those at their defaults); needs group_size ≥ 2."""
+    aggregation: str = "sequence_sum"
+    """How the loss combines tokens (:func:`pglab.algos.grpo.aggregation_weights`): "sequence_sum" (the weights as
+    they are), "sequence_mean" (each completion's weights × 1/|o_i|, GRPO's) or "token_mean" (× B / Σ_j |o_j|)."""
 
     def __post_init__(self) -> None:
         checks.choice("returns", self.returns, [*RETURNS, *CRITIC_RETURNS])
@@ -72,6 +80,14 @@ class Estimator:
         checks.unit_interval("gae_lambda", self.gae_lambda)
         checks.positive_int("group_size", self.group_size)
         checks.positive_int("n_steps", self.n_steps)
+        checks.choice("aggregation", self.aggregation, AGGREGATIONS)
+        if self.group_advantage is not None:
+            checks.choice("group_advantage", self.group_advantage, GROUP_ADVANTAGES)
+            if self.returns != "reward_to_go" or self.baseline != "none":
+                raise ValueError(f"returns and baseline do not apply with group_advantage={self.group_advantage!r} "
+                                 f"(it weights tokens by the group advantage of the whole return); got "
+                                 f"returns={self.returns!r}, baseline={self.baseline!r}")
+            checks.positive_int("group_size", self.group_size, minimum=2)
 
 
 CRITIC_RETURNS = ("gae", "nstep")
@@ -91,8 +107,12 @@ ESTIMATORS: dict[str, Estimator] = {
     "discounted": Estimator(gamma=0.8),
     "discounted_gamma_t": Estimator(returns="discounted_reward_to_go", gamma=0.8),
     "article": Estimator(returns="reward_so_far"),
+    "rloo": Estimator(group_advantage="rloo", group_size=8),
+    "dr_grpo": Estimator(group_advantage="dr_grpo", group_size=8),
+    "grpo": Estimator(group_advantage="grpo", aggregation="sequence_mean", group_size=8),
 }
-"""Named estimators; ``a2c`` and ``value`` need a policy with a value head."""
+"""Named estimators; ``a2c`` and ``value`` need a policy with a value head. ``rloo``, ``dr_grpo`` and ``grpo``
+are the one-step gradients of :mod:`pglab.algos.grpo`'s presets (ρ = 1, no clip, no KL)."""
 
 
 def sample_weights(est: Estimator, policy, task, batch_size: int, generator: torch.Generator,
@@ -102,18 +122,31 @@ def sample_weights(est: Estimator, policy, task, batch_size: int, generator: tor
     prompts = grouped_prompts(task, batch_size, est.group_size, generator).to(policy.device)
     ro = sample(policy, prompts, task.max_new_tokens, generator=generator)
     rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)
+    weights = _token_weights(est, policy, task, ro, rewards, state, generator)
+    if est.aggregation != "sequence_sum":
+        weights = weights * aggregation_weights(ro.mask, est.aggregation)            # 1/|o_i| or B/Σ|o|
+    return prompts, ro.completion_ids, weights
+
+
+def _token_weights(est: Estimator, policy, task, ro, rewards: torch.Tensor, state: dict,
+                   generator: torch.Generator) -> torch.Tensor:
+    """The weight w_{i,t} of each token's score before aggregation."""
+    if est.group_advantage is not None:                                              # Eqs. (7.5)–(7.7)
+        discount = est.gamma ** torch.arange(rewards.shape[1], dtype=rewards.dtype, device=rewards.device)
+        R = (rewards * ro.mask * discount).sum(1)                                    # R_γ(τ_i)
+        return group_advantages(R, est.group_size, est.group_advantage)[:, None] * ro.mask
     if est.returns in CRITIC_RETURNS:
         if ro.values is None:
             raise ValueError(f"returns={est.returns!r} needs a policy with a value head")
         if est.returns == "gae":                                                     # Eq. (5.4)
-            return prompts, ro.completion_ids, gae(rewards, ro.values, ro.mask, est.gamma, est.gae_lambda)
+            return gae(rewards, ro.values, ro.mask, est.gamma, est.gae_lambda)
         targets = nstep_returns(rewards, ro.values, ro.mask, est.gamma, est.n_steps)  # Eq. (5.3)
-        return prompts, ro.completion_ids, (targets - ro.values) * ro.mask
+        return (targets - ro.values) * ro.mask
     returns_fn = RETURNS[est.returns]
     returns = returns_fn(rewards, ro.mask, est.gamma)
     inputs = baseline_inputs(est.baseline, policy, task, ro, returns, returns_fn, est.gamma,
                              est.group_size, state, generator)
-    return prompts, ro.completion_ids, BASELINES[est.baseline](inputs)
+    return BASELINES[est.baseline](inputs)
 
 
 def _weighted_logprob(policy, params, prompt, completion, weights):
