@@ -55,6 +55,17 @@ class NotImplementedYet(Exception):
     """The student function is still a stub (missing, returns None or ..., raises NotImplementedError)."""
 
 
+class WrongOutput(Exception):
+    """Raised by an ``observe`` hook for an output that cannot be compared (e.g. a loss without grad).
+
+    The check reports it as a failure with this message as the problem and ``hint`` as the hint.
+    """
+
+    def __init__(self, problem: str, key: str | None = None, hint: str = "") -> None:
+        super().__init__(problem)
+        self.key, self.hint = key, hint
+
+
 @dataclass
 class Case:
     """One input of a check. ``inputs`` are keyword arguments of the student's function."""
@@ -136,6 +147,16 @@ def compare_tensors(expected: Any, got: Any, *, rtol: float = 1e-4, atol: float 
     where = f" at index {list(idx)}" if idx else ""
     return (f"{int(bad.sum())} of {e.numel()} values differ; first{where}: "
             f"expected {e[idx].item():.4g}, got {g[idx].item():.4g}")
+
+
+def compare_fields(expected: dict[str, Any], got: dict[str, Any], *, rtol: float = 1e-4,
+                   atol: float = 1e-5) -> str | None:
+    """Compare dict observations field by field (e.g. a loss and its gradients); name the first that differs."""
+    for key, e in expected.items():
+        problem = compare_tensors(e, got[key], rtol=rtol, atol=atol)
+        if problem is not None:
+            return f"{key.replace('_', ' ')}: {problem}"
+    return None
 
 
 def default_observe(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
@@ -275,6 +296,9 @@ class Exercise:
                     got = self.observe(fn, clone_inputs(case.inputs))
                 except NotImplementedYet as exc:
                     return CheckResult(self.name, "not implemented", f"`{self.function}`: {exc}")
+                except WrongOutput as exc:
+                    return CheckResult(self.name, "failed", "", label, case.inputs, expected, "(see problem)",
+                                       str(exc), exc.key, exc.hint or NO_MATCH_HINT, n + 1)
                 except Exception as exc:   # the student's bug: one line, with the input, no traceback
                     first = (str(exc).strip().splitlines() or [""])[0]
                     return CheckResult(self.name, "error", f"{type(exc).__name__}: {first}", label,
