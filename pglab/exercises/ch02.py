@@ -115,4 +115,79 @@ REWARD_TO_GO = Exercise(
     ],
 )
 
-EXERCISES = [REWARD_TO_GO]
+# ---------------------------------------------------------------------------------------------------------------
+# The score-function estimate for a one-step bandit:  π = softmax(θ),  ∇_θ log π(a) = e_a − π,
+# ĝ = (1/N) Σ_i r_i (e_{a_i} − π)   (Eq. 2.1 with a single action per episode)
+
+def bandit_gradient(theta: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+    pi = theta.softmax(-1)                                              # π(·), shape (V,)
+    onehot = torch.nn.functional.one_hot(actions, theta.shape[0]).to(theta.dtype)   # e_{a_i}, (N, V)
+    return (rewards[:, None] * (onehot - pi)).mean(0)                   # (1/N) Σ_i r_i ∇ log π(a_i)
+
+
+def _bandit_cases(seed: int) -> list[Case]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for V, N in [(3, 4), (4, 8), (5, 6), (2, 1), (6, 10)]:
+        theta = torch.randn(V, generator=g)
+        actions = torch.multinomial(theta.softmax(-1), N, replacement=True, generator=g)
+        rewards = torch.round(torch.rand(N, generator=g) * 8) / 4 - 0.5
+        out.append(Case(f"V={V} actions, N={N} samples", {"theta": theta, "actions": actions, "rewards": rewards}))
+    return out
+
+
+def _onehot(actions, V):
+    return torch.nn.functional.one_hot(actions, V).double()
+
+
+BANDIT = Exercise(
+    name="ch02_bandit_score", chapter=2, title="The score-function estimate for a one-step bandit",
+    function="bandit_gradient", minutes=10, difficulty="medium", reference=bandit_gradient, cases=_bandit_cases,
+    diagnoses=[
+        mistake("no_minus_pi",
+                "you used e_a (the one-hot of the action) as ∇ log π(a): the softmax's normaliser contributes "
+                "−π. ∇_θ log softmax(θ)_a = e_a − π.",
+                lambda theta, actions, rewards: (rewards.double()[:, None] * _onehot(actions, len(theta))).mean(0)),
+        mistake("grad_pi",
+                "you used ∇π(a) = π(a)(e_a − π) instead of ∇ log π(a) = e_a − π: the log-derivative trick "
+                "(Eq. 2.1) divides by π(a) — that is what lets us sample.",
+                lambda theta, actions, rewards: (rewards.double()[:, None] * theta.double().softmax(-1)[actions][:, None]
+                                                 * (_onehot(actions, len(theta)) - theta.double().softmax(-1))).mean(0)),
+        mistake("sum_not_mean",
+                "your estimate is N times too large: ĝ averages over the N samples (1/N Σ_i), it does not sum.",
+                lambda theta, actions, rewards: bandit_gradient(theta, actions, rewards) * len(actions)),
+        mistake("sign",
+                "your estimate points the other way: ĝ estimates +∇J (uphill). A loss for an optimizer would "
+                "carry the minus sign, the gradient estimate does not.",
+                lambda theta, actions, rewards: -bandit_gradient(theta, actions, rewards)),
+        symptom("zero",
+                "your gradient is zero: differentiating the rewards themselves gives nothing — R has no θ in it "
+                "(chapter 02 §6, ∇E[R] ≠ E[∇R]). Differentiate the log-probabilities: r_i ∇ log π(a_i).",
+                lambda inputs, got, expected: bool((torch.as_tensor(got).abs() < 1e-12).all())),
+        mistake("mean_reward_baseline",
+                "you subtracted the mean reward: that is a baseline (chapter 04) — a different estimator. "
+                "This exercise asks for the plain score-function estimate r_i (e_{a_i} − π).",
+                lambda theta, actions, rewards: bandit_gradient(theta, actions, rewards - rewards.mean())),
+    ],
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Predict, then measure: reward-to-go vs the whole return when the reward is paid at the end
+
+PREDICT_SPARSE = ChoiceQuestion(
+    name="ch02_predict_sparse", chapter=2, title="Reward-to-go on a reward paid at the end",
+    variable="predict_sparse", minutes=6, difficulty="easy",
+    choices={"A": "the variance drops, as it did on dense copy (about 1.5×)",
+             "B": "the variance is exactly the same: the two estimators give identical batch gradients",
+             "C": "the variance rises: reward-to-go throws information away"},
+    answer="B",
+    explanations={
+        "A": "run the measurement and compare the two variances digit by digit. On copy-sparse r_t = 0 except "
+             "on the last token — what is G_t = Σ_{k≥t} r_k then, for every t?",
+        "C": "run the measurement. Reward-to-go only drops rewards earned *before* t; with a reward paid at the "
+             "end, is there any?",
+    },
+)
+
+EXERCISES = [BANDIT, REWARD_TO_GO, PREDICT_SPARSE]
