@@ -189,6 +189,18 @@ def _indent(s: str, pad: str = "      ") -> str:
     return s.replace("\n", "\n" + pad)
 
 
+def _block(label: str, x: Any) -> list[str]:
+    """``expected:``/``got:`` lines; a dict observation (a loss and its gradients) gets one line per field."""
+    head = f"  {label:<10}"
+    if not isinstance(x, dict):
+        return [head + _indent(_fmt(x), " " * len(head))]
+    lines = []
+    for i, (k, v) in enumerate(x.items()):
+        prefix = (head if i == 0 else " " * len(head)) + f"{k} = "
+        lines.append(prefix + _indent(_fmt(v), " " * len(prefix)))
+    return lines
+
+
 @dataclass
 class CheckResult:
     """What :func:`check` found. ``status`` is one of 'passed', 'not implemented', 'failed', 'error'."""
@@ -223,8 +235,8 @@ class CheckResult:
         if self.status == "error":
             lines.append(f"  error:    {self.message}")
         else:
-            lines.append(f"  expected: {_indent(_fmt(self.expected), '            ')}")
-            lines.append(f"  got:      {_indent(_fmt(self.got), '            ')}")
+            lines.extend(_block("expected:", self.expected))
+            lines.extend(_block("got:", self.got))
             lines.append(f"  problem:  {self.problem}")
         if self.hint:
             lines.append(f"  hint:     {self.hint}")
