@@ -1,6 +1,7 @@
 """Regenerate the student notebooks (and, on request, the autograders) from the master notebooks.
 
     python -m pglab.exercises.build                       # exercises/master/*.ipynb -> exercises/student/
+    python -m pglab.exercises.build ch02 ch03             # only these chapters
     python -m pglab.exercises.build --autograder-dir DIR  # also write DIR/chNN_exercises-autograder.zip
 
 The masters (``exercises/master/chNN_exercises.ipynb``) hold the solutions in otter-grader's
@@ -28,11 +29,17 @@ MASTER_DIR = ROOT / "exercises" / "master"
 STUDENT_DIR = ROOT / "exercises" / "student"
 
 
-def masters(master_dir: Path = MASTER_DIR) -> list[Path]:
-    """The master notebooks, ``chNN_exercises.ipynb``, in chapter order."""
+def masters(master_dir: Path = MASTER_DIR, only: Sequence[str] | None = None) -> list[Path]:
+    """The master notebooks, ``chNN_exercises.ipynb``, in chapter order (``only``: chapter prefixes, "ch02")."""
     found = sorted(Path(master_dir).glob("ch[0-9][0-9]_exercises.ipynb"))
     if not found:
         raise FileNotFoundError(f"no master notebooks ch??_exercises.ipynb in {master_dir}")
+    if only:
+        unknown = [c for c in only if not any(p.name.startswith(c + "_") for p in found)]
+        if unknown:
+            raise ValueError(f"no master notebook for {', '.join(unknown)}; have: "
+                             f"{', '.join(p.name.split('_')[0] for p in found)}")
+        found = [p for p in found if p.name.split("_")[0] in only]
     return found
 
 
@@ -65,12 +72,12 @@ def assign(master: Path, workdir: Path) -> tuple[Path, Path]:
 
 
 def build(master_dir: Path = MASTER_DIR, student_dir: Path = STUDENT_DIR,
-          autograder_dir: Path | None = None) -> list[Path]:
+          autograder_dir: Path | None = None, only: Sequence[str] | None = None) -> list[Path]:
     """Write every student notebook (and autograder zip) generated from the masters; return the notebooks."""
     student_dir = Path(student_dir)
     student_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for master in masters(master_dir):
+    for master in masters(master_dir, only):
         name = master.stem
         with tempfile.TemporaryDirectory() as tmp:
             student, zipped = assign(master, Path(tmp) / "dist")
@@ -87,12 +94,13 @@ def build(master_dir: Path = MASTER_DIR, student_dir: Path = STUDENT_DIR,
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pglab.exercises.build", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("chapters", nargs="*", help="chapters to build, e.g. ch02 ch03 (default: all)")
     p.add_argument("--masters", default=str(MASTER_DIR), help="directory of the master notebooks")
     p.add_argument("--student-dir", default=str(STUDENT_DIR), help="where the student notebooks go")
     p.add_argument("--autograder-dir", default=None, help="also write the autograder zips here")
     args = p.parse_args(argv)
     for path in build(Path(args.masters), Path(args.student_dir),
-                      None if args.autograder_dir is None else Path(args.autograder_dir)):
+                      None if args.autograder_dir is None else Path(args.autograder_dir), args.chapters):
         print(f"wrote {path}")
     return 0
 
