@@ -234,3 +234,80 @@ def test_empty_student_notebook_runs_and_says_not_yet_implemented(student, tmp_p
     for cell in checks:
         shown = json.dumps([o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in cell.outputs])
         assert "not yet implemented" in shown, f"{cell.source}: {shown[:500]}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. grading a class
+
+def test_exercise_notebooks_are_committed_without_outputs():
+    for path in sorted(MASTER_DIR.glob("*.ipynb")) + sorted(STUDENT_DIR.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        dirty = [i for i, c in enumerate(nb.cells) if c.get("outputs") or c.get("execution_count")]
+        assert not dirty, f"{path.name}: cells {dirty} have outputs"
+
+
+@pytest.mark.slow
+def test_grade_command_on_a_class_of_fixtures(tmp_path):
+    import csv
+    import subprocess
+    import sys
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        from submissions import make_class
+    finally:
+        sys.path.remove(str(FIXTURES))
+    class_dir, out = tmp_path / "class", tmp_path / "grades.csv"
+    make_class(class_dir)
+    timeout = 45
+    proc = subprocess.run([sys.executable, "-m", "pglab", "grade", str(class_dir), "--out", str(out),
+                           "--timeout", str(timeout), "--jobs", "2"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = list(csv.DictReader(out.open()))
+    by = {(r["student"], r["assignment"]): r for r in rows}
+    header = list(rows[0])
+    assert header[:4] == ["student", "assignment", "status", "reason"] and header[-2:] == ["total", "max"]
+    chapters = [m.stem for m in masters()]
+    assert len(rows) == len(chapters) + 5
+    for chapter in chapters:                                   # the masters' solutions earn every point
+        r = by["alice", chapter]
+        assert r["status"] == "ok" and r["reason"] == "", r
+        assert float(r["total"]) == float(r["max"]) > 0, r
+        qs = [q for q in header[4:-2] if q.startswith(chapter.split("_")[0] + "_")]
+        assert qs and all(float(r[q]) > 0 for q in qs), r
+    bob = by["bob", "ch02_exercises"]                          # right, G_0 for every t, wrong letter
+    assert bob["status"] == "ok"
+    assert float(bob["ch02_bandit_score"]) == 2 and float(bob["ch02_reward_to_go"]) == 0
+    assert float(bob["ch02_predict_sparse"]) == 0 and float(bob["total"]) == 2 and float(bob["max"]) == 5
+    carol = by["carol", "ch01_exercises"]                      # empty: graded, 0
+    assert carol["status"] == "ok" and float(carol["total"]) == 0 and float(carol["max"]) == 7
+    dave = by["dave", "ch03_exercises"]                        # a syntax error: 0, with the reason
+    assert dave["status"] == "error" and "SyntaxError" in dave["reason"] and float(dave["total"]) == 0
+    eve = by["eve", "ch02_exercises"]                          # an endless loop: killed at the timeout
+    assert eve["status"] == "timeout" and f"{timeout} s" in eve["reason"] and float(eve["total"]) == 0
+    frank = by["frank", ""]
+    assert frank["status"] == "error" and "not a readable notebook" in frank["reason"]
+    assert by.keys() == {("alice", c) for c in chapters} | {("bob", "ch02_exercises"), ("carol", "ch01_exercises"),
+                                                          ("dave", "ch03_exercises"), ("eve", "ch02_exercises"),
+                                                          ("frank", "")}
+    leftover = subprocess.run(["pgrep", "-f", str(class_dir)], capture_output=True, text=True).stdout.split()
+    assert not leftover, f"grading left processes behind: {leftover}"
+
+
+def test_grade_refuses_bad_arguments(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "pglab", "grade", *args], capture_output=True, text=True)
+    (tmp_path / "a.ipynb").write_text("")
+    for args, message in [((str(tmp_path / "missing"), "--out", str(tmp_path / "g.csv")), "must be a directory"),
+                          ((str(tmp_path), "--out", str(tmp_path / "g.csv"), "--timeout", "0"), "--timeout"),
+                          ((str(tmp_path), "--out", str(tmp_path / "g.csv"), "--jobs", "0"), "--jobs"),
+                          ((str(tmp_path), "--out", str(tmp_path)), "is a directory"),
+                          ((str(tmp_path), "--out", str(tmp_path / "no" / "g.csv")), "does not exist")]:
+        proc = run(*args)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr[-500:])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run(str(empty), "--out", str(tmp_path / "g.csv"))
+    assert proc.returncode == 2 and "no notebooks" in proc.stderr
