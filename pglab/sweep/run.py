@@ -13,7 +13,9 @@ Gradient variance. History logs each update's gradient *norm*, not its variance,
 the end of the run (``grad_batches`` = M > 0) the run's own update is computed M more
 times on fresh batches at the final policy θ_final without moving it (an SGD optimizer
 with lr = 0, clipping off), and tr Cov[ĝ] = Σ_p Var_j[ĝ_j,p] over the M batch gradients of the
-actor's parameters is recorded — the noise of the update that run ends with. Runs of
+actor's parameters is recorded — the noise of the update that run ends with. (An algorithm that steps
+several times per update, like PPO's epochs × minibatches, contributes its last minibatch's gradient; a
+stateful baseline such as ``moving_average`` starts afresh for each of the M batches.) Runs of
 different settings end at different policies, so this compares where each method ends
 up, not estimators at one shared θ (chapters 04–05 and the live lab's meter do that).
 """

@@ -23,6 +23,9 @@ What travels: per run, the :class:`~pglab.sweep.grid.RunSpec` (a few hundred byt
 reference to :func:`~pglab.sweep.run.run_one`; back comes a dict of floats (~100 bytes per logged step).
 No weights, no tensors. Only the submitting process writes files, so ``out`` need not be shared storage.
 
+In a script, create a ``local`` or ``dask`` executor under ``if __name__ == "__main__":`` — their worker
+processes are spawned and re-import the main module (notebooks and ``python -m pglab sweep`` need nothing).
+
 At most ``2 × workers`` runs are in flight at a time, so results stream as they finish, Ctrl-C
 cancels little, and a lost Dask worker's runs are rescheduled by Dask itself.
 """
