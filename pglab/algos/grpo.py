@@ -1,7 +1,7 @@
 """The group family: RLOO, GRPO and Dr. GRPO — K samples per prompt, the group as the baseline.
 
 Draw B/K prompts, sample each K times, score every completion by its whole return
-R_i = Σ_t r_t, and give every token of completion i the same advantage A_i:
+R_i = Σ_t γ^(t−1) r_t (γ = 1 by default), and give every token of completion i the same advantage A_i:
 
     (7.5)  RLOO     A_i = R_i − 1/(K−1) Σ_{j≠i} R_j                 (Ahmadian et al. 2024)
     (7.6)  GRPO     A_i = (R_i − mean_j R_j) / (std_j R_j + ε)      (Shao et al. 2024, DeepSeekMath)
@@ -102,6 +102,8 @@ class GroupConfig:
     """K ≥ 2 samples per prompt; must divide batch_size."""
     advantage: str = "rloo"
     """"rloo" (Eq. 7.5), "grpo" (7.6) or "dr_grpo" (7.7)."""
+    gamma: float = 1.0
+    """Discount γ in [0, 1] of the whole return R_i = Σ_t γ^(t−1) r_t (1: the outcome reward as in the papers)."""
     aggregation: str = "sequence_sum"
     """"sequence_sum", "token_mean" or "sequence_mean" (GRPO's 1/|o_i|)."""
     epochs: int = 1
@@ -132,6 +134,7 @@ class GroupConfig:
         if self.batch_size % self.group_size:
             raise ValueError(f"group_size must divide batch_size={self.batch_size}, got {self.group_size}")
         checks.choice("advantage", self.advantage, ADVANTAGES)
+        self.gamma = checks.unit_interval("gamma", self.gamma)
         checks.choice("aggregation", self.aggregation, AGGREGATIONS)
         self.epochs = checks.positive_int("epochs", self.epochs, maximum=MAX_EPOCHS)
         self.minibatches = check_minibatches(self.batch_size, self.minibatches)
@@ -181,7 +184,8 @@ def step(policy, optimizer: torch.optim.Optimizer, task, config: GroupConfig,
     # 2. rewards, and the reference's log-probs if there is a KL term
     task_rewards = task.reward(prompts, ro.completion_ids, mask).to(policy.device)        # (B, T)
     check_rewards(task_rewards, task)
-    returns = (task_rewards * mask).sum(1)                                                # R_i = Σ_t r_t
+    discount = config.gamma ** torch.arange(mask.shape[1], dtype=mask.dtype, device=mask.device)
+    returns = (task_rewards * mask * discount).sum(1)                                     # R_i = Σ_t γ^(t−1) r_t
     logp_ref, kl_fn = None, None
     if config.kl_coef > 0:
         reference = state.get("reference")
