@@ -210,3 +210,14 @@ def test_interval_edge_cases():
     assert with_failed.n == 2 and with_failed.value == 2.0
     with pytest.raises(ValueError, match="unknown statistic 'median'"):
         stats.interval([1.0, 2.0], "median")
+
+
+def test_renaming_a_variant_reruns_nothing_and_relabels(tmp_path):
+    old = {**TINY, "variants": {"plain": {"algo": "reinforce", "baseline": "none"}}}
+    new = {**TINY, "variants": {"REINFORCE": {"algo": "reinforce", "baseline": "none"}}}
+    run_sweep(old, 2, tmp_path)
+    count = Counting()
+    run_sweep(new, 2, tmp_path, run_fn=count)
+    assert count.calls == []                                     # the name is a label, not part of the hash
+    assert set(load(tmp_path, expand(new, 2))["label"]) == {"REINFORCE"}
+    assert set(load(tmp_path)["label"]) == {"plain"}             # unfiltered: as written at the time

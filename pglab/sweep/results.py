@@ -99,15 +99,10 @@ def load(out: str | Path, runs: Iterable[RunSpec] | None = None) -> pd.DataFrame
         return pd.DataFrame(columns=list(META))
     table = pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
     frame = table.to_pandas()
-    if wanted is not None:
-        for run, spec in wanted.items():
-            rows = frame["run"] == run
-            if rows.any():
-                frame.loc[rows, "label"] = spec.label
-                for key, value in spec.settings.items():
-                    if key not in frame:
-                        frame[key] = None
-                    frame.loc[rows, key] = value
+    if wanted is not None:                                     # every row is a wanted run: relabel column-wise
+        frame["label"] = frame["run"].map({run: spec.label for run, spec in wanted.items()})
+        for key in dict.fromkeys(k for spec in wanted.values() for k in spec.settings):
+            frame[key] = frame["run"].map({run: spec.settings.get(key) for run, spec in wanted.items()})
         order = {run: i for i, run in enumerate(wanted)}          # the grid's order: settings, then seeds
         frame["_order"] = frame["run"].map(order)
         return frame.sort_values(["_order", "step"], kind="stable").drop(columns="_order").reset_index(drop=True)
