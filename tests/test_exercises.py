@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -311,3 +312,119 @@ def test_grade_refuses_bad_arguments(tmp_path):
     empty.mkdir()
     proc = run(str(empty), "--out", str(tmp_path / "g.csv"))
     assert proc.returncode == 2 and "no notebooks" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the references themselves, by independent routes (a reference checked against itself proves nothing)
+
+def _cases(name, seeds=range(3)):
+    return [c.inputs for s in seeds for c in EXERCISES[name].cases(s)]
+
+
+def test_ch01_logprob_reference_by_hand():
+    for inp in _cases("ch01_completion_logprob"):
+        got = EXERCISES["ch01_completion_logprob"].reference(**inp)
+        B, T, V = inp["logits"].shape
+        for i in range(B):
+            total = 0.0
+            for t in range(T):
+                if inp["mask"][i, t]:
+                    z = inp["logits"][i, t].double().tolist()
+                    total += z[int(inp["completion_ids"][i, t])] - math.log(sum(math.exp(v) for v in z))
+            assert abs(got[i].item() - total) < 1e-4
+
+
+def test_ch01_bleu_reference_matches_pglab_reward_on_decoded_text():
+    from pglab.exercises.ch01 import BLEU_WORDS
+    from pglab.rewards import sentence_bleu
+    tokens = None
+    for inp in _cases("ch01_sentence_bleu"):
+        tokens = inp["tokens"]
+        words = lambda ids: " ".join(tokens[i] for i in ids.tolist()[:ids.tolist().index(2)]).replace("@@ ", "")  # noqa
+        hyps = [words(r) for r in inp["completion_ids"]]
+        refs = [words(r) for r in inp["reference_ids"]]
+        assert torch.allclose(EXERCISES["ch01_sentence_bleu"].reference(**inp), sentence_bleu(hyps, refs), atol=1e-6)
+        assert not any("@@" in h for h in hyps) and any(w.replace("@@ ", "") in " ".join(refs)
+                                                         for w in BLEU_WORDS if "@@" in w)
+
+
+def test_ch01_expected_return_reference_by_loops():
+    for inp in _cases("ch01_expected_return"):
+        p1 = [math.exp(v) for v in inp["first_logits"].tolist()]
+        p1 = [v / sum(p1) for v in p1]
+        J = 0.0
+        for a1, row in enumerate(inp["second_logits"].tolist()):
+            p2 = [math.exp(v) for v in row]
+            for a2, v in enumerate(p2):
+                J += p1[a1] * v / sum(p2) * inp["rewards"][a1, a2].item()
+        assert abs(EXERCISES["ch01_expected_return"].reference(**inp).item() - J) < 1e-5
+
+
+def test_ch02_bandit_reference_is_unbiased_by_finite_differences():
+    """Weighting every action by V·π(a)·R(a) turns the sample mean into the exact E[ĝ]; it must equal ∇J."""
+    ref = EXERCISES["ch02_bandit_score"].reference
+    for inp in _cases("ch02_bandit_score"):
+        theta = inp["theta"].double()
+        V = len(theta)
+        R = torch.linspace(-1, 2, V, dtype=torch.float64) ** 2
+        exact_mean = ref(theta, torch.arange(V), V * theta.softmax(-1) * R)
+        eps, fd = 1e-6, torch.zeros(V, dtype=torch.float64)
+        for k in range(V):
+            e = torch.zeros(V, dtype=torch.float64)
+            e[k] = eps
+            fd[k] = (((theta + e).softmax(-1) * R).sum() - ((theta - e).softmax(-1) * R).sum()) / (2 * eps)
+        assert torch.allclose(exact_mean, fd, atol=1e-8)
+
+
+def test_ch02_reward_to_go_reference_by_double_loop_and_pglab():
+    from pglab.advantages import reward_to_go
+    for inp in _cases("ch02_reward_to_go"):
+        r, m, gamma = inp["rewards"], inp["mask"], inp["gamma"]
+        got = EXERCISES["ch02_reward_to_go"].reference(**inp)
+        B, T = r.shape
+        for i in range(B):
+            for t in range(T):
+                want = sum(gamma ** (k - t) * r[i, k].item() for k in range(t, T) if m[i, k]) if m[i, t] else 0.0
+                assert abs(got[i, t].item() - want) < 1e-5
+        assert torch.allclose(got, reward_to_go(r, m, gamma))
+
+
+def test_ch03_loss_references_by_finite_differences():
+    from pglab.algos.reinforce import loss as pglab_loss
+    for name, leaf in (("ch03_reinforce_loss", "logprobs"), ("ch03_reinforce_from_logits", "logits")):
+        ex = EXERCISES[name]
+        for inp in _cases(name, seeds=[0]):
+            obs = ex.observe(ex.reference, {k: (v.detach().clone().requires_grad_(v.requires_grad)
+                                                if isinstance(v, torch.Tensor) else v) for k, v in inp.items()})
+            grad = obs[f"gradient_wrt_{leaf}"]
+            x = inp[leaf].detach().double()
+            flat = x.flatten()
+            for j in range(0, flat.numel(), max(1, flat.numel() // 7)):
+                e = torch.zeros_like(flat)
+                e[j] = 1e-6
+                f = lambda d: ex.reference(**{**inp, leaf: (flat + d).view_as(x)}).item()   # noqa: E731
+                fd = (f(e) - f(-e)) / 2e-6
+                assert abs(fd - grad.flatten()[j].item()) < 1e-4, (name, j)
+            if name == "ch03_reinforce_loss":
+                zero = torch.zeros_like(inp["mask"])
+                want, _ = pglab_loss(inp["logprobs"], inp["advantages"], inp["mask"], zero)
+                assert torch.allclose(obs["loss"], want.detach())
+                assert obs["gradient_reaching_advantages"].abs().sum() == 0
+
+
+@pytest.mark.parametrize("master", masters(), ids=lambda p: p.stem)
+def test_master_solutions_pass_the_checks(master):
+    """The solution cells a teacher reads (not the module's reference) pass every check, on more seeds."""
+    namespace: dict = {}
+    for cell in nbformat.read(master, as_version=4).cells:
+        if cell.cell_type == "code" and ("import" in cell.source.split("\n")[0] or "SOLUTION" in cell.source) \
+                and "BEGIN TEST CONFIG" not in cell.source:
+            exec(compile(cell.source, master.name, "exec"), namespace)
+    checked = 0
+    for ex in EXERCISES.values():
+        if ex.chapter == int(master.name[2:4]):
+            value = namespace.get(ex.function if isinstance(ex, Exercise) else ex.variable)
+            result = check(ex, value, seeds=range(10, 14))
+            assert result.passed, str(result)
+            checked += 1
+    assert checked >= 3
