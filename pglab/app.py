@@ -100,7 +100,7 @@ class Lab:
         contenders = [w.HTML("<b>contenders</b> <small>(hover for what each changes)</small>")]
         contenders += [c[f"race:{n}"] for n in CONTENDERS]
         left = w.VBox([row("task"), row("policy"), *contenders, row("baseline"), hint("used by: REINFORCE + baseline"),
-                       row("gamma"), row("gae_lambda"), hint("used by: A2C"), row("lr"), row("batch_size"),
+                       row("gamma"), row("gae_lambda"), hint("used by: A2C, PPO"), row("lr"), row("batch_size"),
                        row("entropy_coef"), row("steps"), row("seeds")],
                       layout=w.Layout(width="310px", min_width="310px", margin="0 12px 0 0"))
         panel = w.Layout(flex="1 1 280px", min_width="260px", max_width="380px")

@@ -16,14 +16,20 @@ from .meter import YARDSTICK, MeterPoint
 from .plots import smooth, to_png
 from .train import History
 
-ORDER = ("REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C", YARDSTICK)
+ORDER = ("REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C", "PPO", "RLOO", "GRPO", "Dr. GRPO",
+         YARDSTICK)
 SHORT = {"REINFORCE": "vanilla", "REINFORCE (reward-to-go)": "reward-to-go", "REINFORCE + baseline": "+ baseline",
-         "A2C": "A2C", YARDSTICK: "vanilla (not raced)"}
+         "A2C": "A2C", "PPO": "PPO", "RLOO": "RLOO", "GRPO": "GRPO", "Dr. GRPO": "Dr. GRPO",
+         YARDSTICK: "vanilla (not raced)"}
 FONT = 10
 
 
+PALETTE = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9")
+"""One colour per contender in ORDER; C7 (grey) is left out: grey is the yardstick's."""
+
+
 def color(name: str) -> str:
-    return "0.45" if name == YARDSTICK else f"C{ORDER.index(name)}"
+    return "0.45" if name == YARDSTICK else PALETTE[ORDER.index(name)]
 
 
 class RacePanels:

@@ -1,4 +1,5 @@
-"""A race: the ladder whole return → reward-to-go → + baseline → A2C critic, trained side by side.
+"""A race: the ladder whole return → reward-to-go → + baseline → A2C critic, trained side by side,
+and beside it the modern family: PPO, RLOO, GRPO and Dr. GRPO (chapter 07).
 
 The live lab (:mod:`pglab.app`) is a page over this module, which has no
 widgets in it: it builds one policy per contender and seed from the same initial
@@ -21,6 +22,8 @@ from . import checks, meter
 from .advantages import BASELINES
 from .algos import ALGOS
 from .algos.a2c import A2CConfig
+from .algos.grpo import DrGRPOConfig, GRPOConfig, RLOOConfig
+from .algos.ppo import PPOConfig
 from .algos.reinforce import ReinforceConfig
 from .gradients import Estimator
 from .policies import TRUNKS, make_policy, resolve_device
@@ -28,15 +31,26 @@ from .rollout import sample
 from .tasks import DEFAULT_TASK, TASKS, make_task
 from .train import History
 
-CONTENDERS = ("REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C")
-"""The ladder, one change at a time."""
+LADDER = ("REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C")
+"""The ladder, one change at a time: the default contenders."""
+MODERN = ("PPO", "RLOO", "GRPO", "Dr. GRPO")
+"""Chapter 07's algorithms, selectable beside the ladder."""
+CONTENDERS = LADDER + MODERN
+"""Every contender, in the order the page lists them."""
 EXPLAIN = {
     "REINFORCE": "vanilla REINFORCE: every token weighted by the whole-episode return, no baseline (Eq. 3.1)",
     "REINFORCE (reward-to-go)": "token t weighted only by the rewards from t on (Eq. 3.3); no baseline",
     "REINFORCE + baseline": "reward-to-go minus the chosen baseline (Eq. 4.1)",
     "A2C": "a learned critic V(s) and GAE(λ) advantages (Eq. 5.4)",
+    "PPO": "A2C's advantages, each batch re-used for 4 epochs × 4 minibatches under the clipped ratio "
+           "(Eq. 7.2); the meter measures its first step, which is A2C's",
+    "RLOO": "4 samples per prompt, each scored against the mean of the other 3 (Eq. 7.5); unbiased, no critic",
+    "GRPO": "4 samples per prompt, advantages divided by the group's std, tokens by the length 1/|o| "
+            "(Eq. 7.6); biased",
+    "Dr. GRPO": "GRPO without the std and without 1/|o| (Eq. 7.7): RLOO's direction, scaled by 3/4",
 }
-GROUP_SIZE = 4   # samples per prompt for the group baselines (leave_one_out, group_norm)
+GROUP_SIZE = 4   # samples per prompt for the group baselines (leave_one_out, group_norm) and RLOO/GRPO/Dr. GRPO
+PPO_MINIBATCHES = 4
 
 
 @dataclass
@@ -44,7 +58,7 @@ class RaceConfig:
     """Everything a race needs; validated where it enters."""
     task: str = DEFAULT_TASK
     policy: str = "gru"
-    contenders: tuple[str, ...] = CONTENDERS
+    contenders: tuple[str, ...] = LADDER
     baseline: str = "batch_mean"
     """Used by "REINFORCE + baseline" only."""
     gamma: float = 1.0
@@ -85,6 +99,11 @@ class RaceConfig:
         if "groups" in getattr(BASELINES[self.baseline], "needs", ()) and self.batch_size % GROUP_SIZE:
             raise ValueError(f"batch_size must be a multiple of {GROUP_SIZE} for the {self.baseline} baseline "
                              f"({GROUP_SIZE} samples per prompt), got {self.batch_size}")
+        needs = {"PPO": PPO_MINIBATCHES, **dict.fromkeys(("RLOO", "GRPO", "Dr. GRPO"), GROUP_SIZE)}
+        for c in self.contenders:
+            if c in needs and self.batch_size % needs[c]:
+                why = "4 minibatches" if c == "PPO" else f"{GROUP_SIZE} samples per prompt"
+                raise ValueError(f"batch_size must be a multiple of {needs[c]} for {c} ({why}), got {self.batch_size}")
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
         self.steps = checks.positive_int("steps", self.steps, maximum=100_000)
         self.seeds = checks.positive_int("seeds", self.seeds)
@@ -119,6 +138,16 @@ def _algorithm(name: str, cfg: RaceConfig) -> tuple[str, object, Estimator]:
     if name == "A2C":
         return ("a2c", A2CConfig(gae_lambda=cfg.gae_lambda, **common),
                 Estimator(returns="gae", gamma=cfg.gamma, gae_lambda=cfg.gae_lambda))
+    if name == "PPO":        # whitening off: the first step's estimator is then exactly A2C's
+        return ("ppo", PPOConfig(gae_lambda=cfg.gae_lambda, minibatches=PPO_MINIBATCHES, normalize_advantages=False,
+                                 **common),
+                Estimator(returns="gae", gamma=cfg.gamma, gae_lambda=cfg.gae_lambda))
+    group = {"RLOO": ("rloo", RLOOConfig), "GRPO": ("grpo", GRPOConfig), "Dr. GRPO": ("dr_grpo", DrGRPOConfig)}
+    if name in group:
+        algo, cls = group[name]
+        config = cls(group_size=GROUP_SIZE, **common)
+        return algo, config, Estimator(group_advantage=config.advantage, aggregation=config.aggregation,
+                                       gamma=cfg.gamma, group_size=GROUP_SIZE)
     if name == "REINFORCE":
         return "reinforce", ReinforceConfig(baseline="none", returns="total", **common), \
             Estimator(returns="total", gamma=cfg.gamma)
@@ -132,13 +161,16 @@ def _algorithm(name: str, cfg: RaceConfig) -> tuple[str, object, Estimator]:
 
 # Seconds per update of one run at batch 32 on a 2-core laptop CPU (copy task), for the ETA before a start.
 SECONDS_PER_UPDATE = {"gru": 0.012, "lstm": 0.012, "transformer": 0.03}
+ALGO_FACTOR = {"ppo": 5.0}
+"""Cost of one update relative to REINFORCE's (PPO: 16 minibatch steps on one batch; benchmarks/updates.py)."""
 TASK_FACTOR = {"translate": 3.0, "translate-chrf": 3.0, "dialogue": 3.0, "fluency": 4.0}
 
 
 def estimate_seconds(cfg: RaceConfig) -> float:
     """A rough wall time for ``cfg`` on a 2-core CPU (training plus meter), to warn before a long start."""
     per_update = SECONDS_PER_UPDATE[cfg.policy] * TASK_FACTOR.get(cfg.task, 1.0) * max(cfg.batch_size / 32, 0.5)
-    train = per_update * cfg.steps * cfg.seeds * len(cfg.contenders)
+    train = per_update * cfg.steps * cfg.seeds * sum(ALGO_FACTOR.get(_algorithm(c, cfg)[0], 1.0)
+                                                     for c in cfg.contenders)
     points = cfg.steps // cfg.measure_every + 1
     estimators = len(cfg.contenders) + ("REINFORCE" not in cfg.contenders)
     return train + points * (estimators * cfg.meter_batches + 30) * per_update
@@ -153,7 +185,7 @@ class Race:
         self.runs: list[Run] = []
         for name in config.contenders:
             algo, algo_cfg, est = _algorithm(name, config)
-            critic = "separate" if algo == "a2c" or getattr(algo_cfg, "baseline", "") == "value" else None
+            critic = "separate" if algo in ("a2c", "ppo") or getattr(algo_cfg, "baseline", "") == "value" else None
             for seed in range(config.seed, config.seed + config.seeds):
                 policy = make_policy(config.policy, len(self.task.vocab), value_head=critic, seed=seed,
                                      device=config.device)

@@ -94,8 +94,8 @@ def test_python_api_and_constructor_validation():
     assert [len(hs) for hs in lab.results.values()] == [2, 2]
     with pytest.raises(ValueError, match=r"seeds must be an integer in \[1, 8\], got 9"):
         pg.app.Lab(seeds=9)
-    with pytest.raises(ValueError, match="unknown contender 'PPO'"):
-        RaceConfig(contenders=("PPO",))
+    with pytest.raises(ValueError, match="unknown contender 'TRPO'"):
+        RaceConfig(contenders=("TRPO",))
     with pytest.raises(ValueError, match=r"lr must be in \(0, 1\], got 5.0"):
         RaceConfig(lr=5.0)
 
@@ -226,7 +226,7 @@ def test_every_control_and_contender_explains_itself():
     lab = small()
     assert all(len(c.tooltip or "") > 20 for c in lab.controls.values())
     assert "affects 'REINFORCE + baseline' only" in lab.controls["baseline"].tooltip
-    assert "A2C only" in lab.controls["gae_lambda"].tooltip
+    assert "A2C and PPO only" in lab.controls["gae_lambda"].tooltip
     assert lab.controls["race:REINFORCE (reward-to-go)"].tooltip.startswith("token t weighted")
 
 
