@@ -6,6 +6,11 @@ trains REINFORCE without a baseline and with one on the same task, the same
 initial weights and the same seed, then writes ``history.csv`` (one row per run
 and step) and ``rewards.png`` (both reward curves) into ``--out``.
 
+    python -m pglab compare --out runs/modern --algos reinforce,a2c,ppo,grpo
+
+races any algorithms of ``pglab.algos.ALGOS`` instead (reinforce with ``--baseline``),
+each with its default config at the given batch size, γ and entropy bonus.
+
 A run is never lost: ``--out`` is checked before training starts; if training
 stops early (a non-finite reward, loss or gradient, or Ctrl-C) the partial
 history and plot are still written, with the reason in ``STOPPED.txt``, and the
@@ -21,7 +26,8 @@ from pathlib import Path
 
 from . import checks
 from .advantages import BASELINES
-from .algos import NonFiniteError
+from .algos import ALGOS, NonFiniteError
+from .algos.grpo import GroupConfig
 from .algos.reinforce import ReinforceConfig
 from .policies import TRUNKS, make_policy
 from . import grade as grade_cli
@@ -36,16 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sweep_cli.add_parser(sub)                   # python -m pglab sweep (pglab/sweep/cli.py)
     grade_cli.add_parser(sub)                   # python -m pglab grade (pglab/grade.py)
-    p = sub.add_parser("compare", help="REINFORCE without vs with a baseline; writes CSV and PNG",
+    p = sub.add_parser("compare", help="REINFORCE without vs with a baseline (or --algos); writes CSV and PNG",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", required=True, help="directory for history.csv and rewards.png (created if missing)")
     p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
     p.add_argument("--task", default=DEFAULT_TASK, help=f"task name, one of: {', '.join(TASKS)}")
     p.add_argument("--policy", default="gru", help=f"policy type, one of: {', '.join(TRUNKS)}")
-    p.add_argument("--baseline", default="batch_mean",
-                   help=f"baseline of the second run, one of: {', '.join(b for b in BASELINES if b != 'none')}")
+    p.add_argument("--algos", default=None,
+                   help=f"comma-separated algorithms to compare instead of REINFORCE without vs with a baseline, "
+                        f"from: {', '.join(ALGOS)} (e.g. reinforce,a2c,ppo,grpo)")
+    p.add_argument("--baseline", default=None,
+                   help=f"baseline of the second run (of reinforce with --algos), default batch_mean; one of: "
+                        f"{', '.join(b for b in BASELINES if b != 'none')}")
     p.add_argument("--group-size", type=int, default=None,
-                   help="samples per prompt for the group baselines (default 4 for leave_one_out and group_norm, else 1)")
+                   help="samples per prompt for the group baselines (default 4 for leave_one_out and group_norm, "
+                        "else 1) and for rloo, grpo, dr_grpo (default 8)")
     p.add_argument("--steps", type=int, default=200, help="updates per run (integer >= 1)")
     p.add_argument("--batch-size", type=int, default=64, help="completions per update (integer >= 1)")
     p.add_argument("--lr", type=float, default=3e-3, help=f"Adam learning rate in {checks.LR_RANGE}")
@@ -102,20 +113,16 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
 
     from .plots import reward_curves, save
 
+    runs = compare_plan(args)                        # bad names and values fail here, before --out is touched
     out = check_out_dir(args.out, args.overwrite)
     checks.learning_rate("lr", args.lr)
-    checks.choice("baseline", args.baseline, [b for b in BASELINES if b != "none"])
     task = make_task(args.task)
-    runs = {"no baseline": "none", f"baseline: {args.baseline}": args.baseline}
-    grouped = "groups" in getattr(BASELINES[args.baseline], "needs", ())
-    k = args.group_size if args.group_size is not None else (4 if grouped else 1)
-    configs = {name: ReinforceConfig(batch_size=args.batch_size, gamma=args.gamma, baseline=b,
-                                     group_size=k if b != "none" else 1, entropy_coef=args.entropy_coef)
-               for name, b in runs.items()}
+    configs = {name: config for name, (_, config) in runs.items()}
+    critic = lambda algo, config: algo in ("a2c", "ppo") or getattr(config, "baseline", "") == "value"  # noqa: E731
     policies = {name: make_policy(args.policy, len(task.vocab), hidden_size=args.hidden_size,
-                                  value_head="separate" if config.baseline == "value" else None,  # a critic for it
+                                  value_head="separate" if critic(algo, config) else None,  # a critic where needed
                                   seed=args.seed, device=args.device)
-                for name, config in configs.items()}
+                for name, (algo, config) in runs.items()}
     histories: dict[str, History] = {}
     stopped: RunStopped | None = None
     bar = tqdm(total=args.steps * len(runs), disable=args.no_progress, unit="step")
@@ -128,7 +135,7 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
         for name, config in configs.items():
             bar.set_description(name)
             histories[name] = History()
-            train(policies[name], task, config=config, steps=args.steps, lr=args.lr, seed=args.seed,
+            train(policies[name], task, runs[name][0], config=config, steps=args.steps, lr=args.lr, seed=args.seed,
                   callbacks=[tick], history=histories[name])
     except NonFiniteError as err:
         stopped = RunStopped(f"run {name!r} stopped at step {len(histories[name])}: {err}", 1)
@@ -138,7 +145,8 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
         bar.close()
     write_csv(out / "history.csv", histories)
     fig = reward_curves({n: h for n, h in histories.items() if len(h)},
-                        title=f"REINFORCE on '{task.name}' ({args.policy}, seed {args.seed})")
+                        title=f"{'REINFORCE' if args.algos is None else ', '.join(runs)} on '{task.name}' "
+                              f"({args.policy}, seed {args.seed})")
     save(fig, out / "rewards.png")
     if stopped is not None:
         (out / "STOPPED.txt").write_text(str(stopped) + "\n")
@@ -148,6 +156,49 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
         print(f"{name:>24}: mean reward over the last {len(last)} steps = {sum(last) / len(last):.3f}")
     print(f"wrote {out / 'history.csv'} and {out / 'rewards.png'}")
     return histories
+
+
+def parse_algos(raw: str) -> list[str]:
+    """``--algos a,b,c`` → a list of distinct names from :data:`pglab.algos.ALGOS`."""
+    names = [n.strip() for n in raw.split(",")]
+    if not raw.strip() or not all(names):
+        raise ValueError(f"--algos must be a comma-separated list of algorithm names such as reinforce,a2c,ppo,grpo; "
+                         f"got {raw!r}")
+    for name in names:
+        checks.choice("algorithm in --algos", name, list(ALGOS))
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--algos names {', '.join(repeated)} more than once")
+    return names
+
+
+def compare_plan(args: argparse.Namespace) -> dict[str, tuple[str, object]]:
+    """Run name → (algorithm, config) for ``compare``; every value is checked here, before any training."""
+    baseline = "batch_mean" if args.baseline is None else args.baseline
+    checks.choice("baseline", baseline, [b for b in BASELINES if b != "none"])
+    grouped = "groups" in getattr(BASELINES[baseline], "needs", ())
+    k = args.group_size if args.group_size is not None else (4 if grouped else 1)
+    common = dict(batch_size=args.batch_size, gamma=args.gamma, entropy_coef=args.entropy_coef)
+    if args.algos is None:
+        return {"no baseline": ("reinforce", ReinforceConfig(baseline="none", **common)),
+                f"baseline: {baseline}": ("reinforce", ReinforceConfig(baseline=baseline, group_size=k, **common))}
+    algos = parse_algos(args.algos)
+    group_algos = [a for a in algos if issubclass(ALGOS[a][0], GroupConfig)]
+    if args.baseline is not None and "reinforce" not in algos:
+        raise ValueError(f"--baseline applies to reinforce only, which is not in --algos {args.algos!r}")
+    if args.group_size is not None and not group_algos and not ("reinforce" in algos and grouped):
+        raise ValueError("--group-size applies to rloo, grpo, dr_grpo and to reinforce with a group baseline "
+                         f"(leave_one_out, group_norm); none is in --algos {args.algos!r}")
+    plan: dict[str, tuple[str, object]] = {}
+    for algo in algos:
+        config_cls = ALGOS[algo][0]
+        if algo == "reinforce":
+            plan[f"reinforce ({baseline})"] = (algo, ReinforceConfig(baseline=baseline, group_size=k, **common))
+        elif algo in group_algos and args.group_size is not None:
+            plan[algo] = (algo, config_cls(group_size=args.group_size, **common))
+        else:
+            plan[algo] = (algo, config_cls(**common))
+    return plan
 
 
 def main(argv: Sequence[str] | None = None) -> int:
