@@ -26,7 +26,7 @@ def test_same_numbers_in_process_on_a_process_pool_and_on_dask(tmp_path):
     specs = expand(TINY, 2)
     tables = {}
     for kind in ("inprocess", "local", "dask"):
-        with make_executor(kind, workers=2) as executor:
+        with make_executor(kind, workers=None if kind == "inprocess" else 2) as executor:
             report = run_sweep(specs, out=tmp_path / kind, executor=executor)
         assert len(report.executed) == 4 and not report.failed, report
         tables[kind] = numbers(tmp_path / kind, specs)
@@ -135,6 +135,17 @@ def test_bad_seeds_and_executor_fail_clearly(tmp_path):
     with pytest.raises(ValueError, match=r"executor must be one of local, dask, inprocess"):
         with make_executor("slurm"):
             pass
+    with pytest.raises(ValueError, match=r"workers does not apply to executor 'inprocess'"):
+        with make_executor("inprocess", workers=4):
+            pass
+    with pytest.raises(ValueError, match=r"workers must be an integer >= 1"):
+        with make_executor("local", workers=0):
+            pass
+    (tmp_path / "file").write_text("")
+    count = Counting()
+    with pytest.raises(ValueError, match=r"out must be a folder, but .*file is a file"):
+        run_sweep(TINY, 2, tmp_path / "file", run_fn=count)
+    assert count.calls == []
 
 
 def test_final_gradient_variance_leaves_the_policy_unchanged():

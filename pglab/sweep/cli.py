@@ -51,7 +51,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local",
                    help=f"{', '.join(EXECUTORS)} or a Dask scheduler address tcp://HOST:PORT (default local)")
     p.add_argument("--workers", type=int, default=None,
-                   help="worker processes for local/dask (default: one per core); ignored by a scheduler address")
+                   help="worker processes for local/dask (default: one per core); an error with inprocess or an address")
     p.add_argument("--last", type=int, default=20, help="final score = mean reward over the last LAST steps")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -81,21 +81,22 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .grid import expand
-    from .runner import SweepInterrupted, default_workers, make_executor, run_sweep
+    from .results import prepare_out
+    from .runner import SweepInterrupted, make_executor, run_sweep
 
     specs = expand(load_grid(args.grid), args.seeds)                      # every grid error before any run
     if args.last < 1:
         raise ValueError(f"--last must be an integer >= 1, got {args.last}")
-    workers = default_workers() if args.workers is None else args.workers
-    out = Path(args.out).expanduser()
-    bar = tqdm(total=len(specs), unit="run", disable=args.no_progress)
+    out = prepare_out(args.out)                                           # before any worker starts
+    bar = None
 
     def tick(spec, result) -> None:
         bar.update(1)
         bar.set_postfix_str(f"{spec.label} seed {spec.seed}: {result['status']}", refresh=False)
 
     try:
-        with make_executor(args.executor, workers) as executor:
+        with make_executor(args.executor, args.workers) as executor:
+            bar = tqdm(total=len(specs), unit="run", disable=args.no_progress)
             report = run_sweep(specs, out=out, executor=executor, progress=tick)
     except SweepInterrupted as stop:
         bar.close()

@@ -34,6 +34,23 @@ PARTS = "runs"
 META = ("run", "label", "seed", "status", "error", "seconds", "grad_variance", "step")
 
 
+def prepare_out(out: str | Path) -> Path:
+    """Create ``out`` (and ``out/runs``) if needed; a file in the way or an unwritable folder is a ValueError."""
+    if not str(out).strip():
+        raise ValueError("out must name a folder, got an empty string")
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out must be a folder, but {out} is a file")
+    try:
+        (out / PARTS).mkdir(parents=True, exist_ok=True)
+        probe = out / PARTS / f".pglab-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"out {out} is not a writable folder ({err.strerror or err})") from None
+    return out
+
+
 def part_path(out: str | Path, run: str) -> Path:
     return Path(out) / PARTS / f"{run}.parquet"
 

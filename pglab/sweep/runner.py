@@ -60,9 +60,17 @@ class InProcessExecutor(cf.Executor):
 
 
 @contextlib.contextmanager
-def make_executor(kind: str = "local", workers: int = 2) -> Iterator[cf.Executor]:
-    """A context manager yielding an executor of ``kind`` (see the module docstring); it is shut down on exit."""
-    workers = checks.positive_int("workers", workers, maximum=1024)
+def make_executor(kind: str = "local", workers: int | None = None) -> Iterator[cf.Executor]:
+    """A context manager yielding an executor of ``kind`` (see the module docstring); it is shut down on exit.
+
+    ``workers`` (default: one per core) sizes a ``local`` pool or a ``dask`` LocalCluster; it does not apply
+    to ``inprocess`` or to a scheduler address (whose cluster has its own size), where giving it is an error.
+    """
+    local = kind in ("local", "dask")
+    if workers is not None and not local and (kind == "inprocess" or "://" in kind):
+        raise ValueError(f"workers does not apply to executor {kind!r} (only to 'local' and 'dask'); "
+                         "a scheduler's cluster is sized where it is started, e.g. cluster.scale(N)")
+    workers = default_workers() if workers is None else checks.positive_int("workers", workers, maximum=1024)
     if kind == "inprocess":
         yield InProcessExecutor()
     elif kind == "local":
@@ -77,13 +85,14 @@ def make_executor(kind: str = "local", workers: int = 2) -> Iterator[cf.Executor
 
 
 @contextlib.contextmanager
-def dask_client(address: str | None = None, workers: int = 2):
+def dask_client(address: str | None = None, workers: int | None = None):
     """A ``distributed.Client``: on a new LocalCluster bound to 127.0.0.1 (``address=None``) or on a scheduler.
 
     The LocalCluster has ``workers`` processes with one thread each (each run is single-threaded
     torch), a dashboard on a free local port (``client.dashboard_link``), and is closed on exit.
     """
     from distributed import Client, LocalCluster
+    workers = default_workers() if workers is None else checks.positive_int("workers", workers, maximum=1024)
     if address is not None:
         with Client(address) as client:
             yield client
@@ -142,8 +151,7 @@ def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 
     runs in this process. ``progress(spec, result)`` is called after each run (e.g. a tqdm update).
     """
     specs = grid if isinstance(grid, list) else expand(grid, seeds)        # every error before any run
-    out = Path(out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    out = results.prepare_out(out)
     done = results.finished(out, include_failed=not retry_failed)
     report = SweepReport(out, specs, skipped=[s.hash for s in specs if s.hash in done])
     todo = [s for s in specs if s.hash not in done]
