@@ -65,7 +65,9 @@ def build_assignments(master_dir: Path, workdir: Path) -> dict[str, Assignment]:
         nb = nbformat.read(nb_path, as_version=4)
         meta = nb.metadata["otter"]
         points = {}
-        for question, source in meta["tests"].items():
+        order = re.findall(r'grader\.check\("(\w+)"\)', "\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+        for question, source in sorted(meta["tests"].items(),
+                                       key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
             m = re.search(r"^points = (.+)$", source, flags=re.M)
             points[question] = float(m.group(1)) if m and m.group(1) != "None" else 1.0
         name = meta["assignment_name"]
