@@ -428,3 +428,12 @@ def test_master_solutions_pass_the_checks(master):
             assert result.passed, str(result)
             checked += 1
     assert checked >= 3
+
+
+def test_feedback_shown_by_otter_keeps_eos_visible_in_html():
+    """otter puts the message raw into HTML: '<eos>' must not look like a tag."""
+    name, hint, fn = next(w for w in WRONG if w[1] == "no_mask" and w[0] == "ch02_reward_to_go")
+    with pytest.raises(Feedback) as info:
+        require(name, fn)
+    text = str(info.value)
+    assert "‹eos›" in text and not re.search(r"<[A-Za-z/]", text)

@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -385,9 +386,22 @@ def check(exercise: AnyExercise | str, student: Any, seeds: Iterable[int] | None
 def require(exercise: AnyExercise | str, student: Any, seeds: Iterable[int] | None = None) -> CheckResult:
     """Like :func:`check`, but raise :class:`Feedback` (message = the feedback text) unless it passed.
 
-    This is what otter-grader's test cells call: otter shows the exception's message to the student.
+    This is what otter-grader's test cells call: otter shows the exception's message to the student
+    (with ``<``/``>`` made HTML-safe, see :func:`html_safe`).
     """
     result = check(exercise, student, seeds)
     if not result.passed:
-        raise Feedback("\n" + str(result))
+        raise Feedback("\n" + html_safe(str(result)))
     return result
+
+
+def html_safe(text: str) -> str:
+    """otter shows a failing test's message raw inside an HTML ``<pre>``: a literal ``<eos>`` would vanish
+    as an unknown tag. Tag-like brackets become ‹ › (readable in the HTML and in the plain-text report);
+    a ``<`` that starts no tag (``γ < 1``) stays.
+
+    >>> html_safe("G_t is 0 after <eos> when γ < 1, and <x")
+    'G_t is 0 after ‹eos› when γ < 1, and ‹x'
+    """
+    text = re.sub(r"<(/?[A-Za-z!?][^<>]*)>", r"‹\1›", text)
+    return re.sub(r"<(?=[A-Za-z/!?])", "‹", text)
