@@ -295,24 +295,27 @@ def test_grade_command_on_a_class_of_fixtures(tmp_path):
     assert not leftover, f"grading left processes behind: {leftover}"
 
 
-def test_grade_refuses_bad_arguments(tmp_path):
-    import subprocess
-    import sys
+def test_grade_refuses_bad_arguments(tmp_path, capsys):
+    from pglab.cli import main
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "pglab", "grade", *args], capture_output=True, text=True)
+        with pytest.raises(SystemExit) as info:
+            main(["grade", *args])
+        return info.value.code, capsys.readouterr().err
     (tmp_path / "a.ipynb").write_text("")
-    for args, message in [((str(tmp_path / "missing"), "--out", str(tmp_path / "g.csv")), "must be a directory"),
-                          ((str(tmp_path), "--out", str(tmp_path / "g.csv"), "--timeout", "0"), "--timeout"),
-                          ((str(tmp_path), "--out", str(tmp_path / "g.csv"), "--jobs", "0"), "--jobs"),
-                          ((str(tmp_path), "--out", str(tmp_path)), "is a directory"),
-                          ((str(tmp_path), "--out", str(tmp_path / "no" / "g.csv")), "does not exist")]:
-        proc = run(*args)
-        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr[-500:])
     empty = tmp_path / "empty"
     empty.mkdir()
-    proc = run(str(empty), "--out", str(tmp_path / "g.csv"))
-    assert proc.returncode == 2 and "no notebooks" in proc.stderr
+    out = str(tmp_path / "g.csv")
+    for args, message in [((str(tmp_path / "missing"), "--out", out), "must be a directory"),
+                          ((str(tmp_path), "--out", out, "--timeout", "0"), "--timeout must be a positive"),
+                          ((str(tmp_path), "--out", out, "--timeout", "nan"), "--timeout must be a positive"),
+                          ((str(tmp_path), "--out", out, "--jobs", "0"), "--jobs must be an integer >= 1"),
+                          ((str(tmp_path), "--out", str(tmp_path)), "is a directory"),
+                          ((str(tmp_path), "--out", str(tmp_path / "no" / "g.csv")), "does not exist"),
+                          ((str(empty), "--out", out), "no notebooks")]:
+        code, err = run(*args)
+        assert code == 2 and message in err, (args, err[-500:])
+    assert not (tmp_path / "g.csv").exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------
