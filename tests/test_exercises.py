@@ -441,3 +441,51 @@ def test_feedback_shown_by_otter_keeps_eos_visible_in_html():
         require(name, fn)
     text = str(info.value)
     assert "‹eos›" in text and not re.search(r"<[A-Za-z/]", text)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the "predict, then measure" answer keys agree with what the measurement cells print
+
+def _run_measurements(master: Path) -> tuple[dict, str]:
+    """Run a master's setup and measurement cells (no solution, no test cells); return globals and stdout."""
+    import contextlib
+    import io
+    namespace: dict = {}
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        for cell in nbformat.read(master, as_version=4).cells:
+            src = cell.source
+            if cell.cell_type == "code" and "SOLUTION" not in src and "TEST CONFIG" not in src:
+                exec(compile(src, master.name, "exec"), namespace)
+    return namespace, buffer.getvalue()
+
+
+def test_ch01_answer_key_shortest_completions_are_most_probable():
+    ns, out = _run_measurements(MASTER_DIR / "ch01_exercises.ipynb")
+    assert EXERCISES["ch01_predict_length"].answer == "B"
+    means = [ns["logp"][ns["lengths"] == n].mean().item() for n in range(1, 5)]
+    assert all(a > b + 1.0 for a, b in zip(means, means[1:])), means           # shorter: clearly higher
+    for n, m in zip(range(1, 5), means):
+        assert abs(m / n - math.log(1 / 8)) < 0.2, (n, m)                        # ≈ n · log(1/8)
+
+
+def test_ch02_answer_key_reward_to_go_changes_nothing_on_a_sparse_reward():
+    ns, out = _run_measurements(MASTER_DIR / "ch02_exercises.ipynb")
+    assert EXERCISES["ch02_predict_sparse"].answer == "B"
+    assert torch.equal(ns["grads"]["reinforce"], ns["grads"]["reward_to_go"]) and "identical batch gradients: True" in out
+    from pglab.exact import tiny_problem
+    from pglab.gradients import batch_gradients
+    dense = tiny_problem(task="copy")                                            # the contrast: dense copy
+    g = {n: batch_gradients(dense.policy, dense.task, n, batch_size=16, n_batches=50) for n in ("reinforce", "reward_to_go")}
+    assert g["reward_to_go"].var(0).sum() < 0.9 * g["reinforce"].var(0).sum()   # there, "A" would be right
+
+
+def test_ch03_answer_key_the_per_token_mean_is_not_along_grad_j():
+    ns, out = _run_measurements(MASTER_DIR / "ch03_exercises.ipynb")
+    assert EXERCISES["ch03_predict_token_mean"].answer == "B"
+    cos = {(task, name.strip()): float(v) for task, name, v in
+           re.findall(r"^(copy\S*)\s+(sum over tokens|mean over tokens)\s*: cos\(E ĝ, ∇J\) = (\S+)$", out, re.M)}
+    assert len(cos) == 4, out
+    for task in ("copy", "copy-sparse"):
+        assert abs(cos[task, "sum over tokens"] - 1) < 1e-5                       # along ∇J to rounding
+        assert 0 < cos[task, "mean over tokens"] < 1 - 1e-3                     # not along it (exact), not downhill
