@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 from scipy import stats
 
 from ..plots import _figure, smooth
@@ -55,6 +56,10 @@ def interval_points(frame: pd.DataFrame, columns: list[tuple[str, str]], *, titl
     ax.set_yticks(y, frame["setting"])
     ax.invert_yaxis()
     ax.set(xlabel=xlabel, title=title, xscale="log" if logx else "linear")
+    if logx:
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))    # 0.02, 0.05, 0.1, 0.2 …: readable, no collisions
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     if len(columns) > 1:
         ax.legend(loc="best", fontsize="small")
     return fig
