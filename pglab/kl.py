@@ -69,9 +69,10 @@ def estimate(name: str, logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.
 
 @torch.no_grad()
 def exact_moments(policy, reference, task, prompts: torch.Tensor, name: str) -> tuple[float, float]:
-    """(E_π[Σ_t k_t], Var_π[Σ_t k_t]) of one completion's estimate, by enumerating every completion
-    of a tiny problem (see :mod:`pglab.exact`), averaged over ``prompts``. Compare the mean with
-    :func:`pglab.exact.kl_divergence`: equal for k1 and k3, not for k2."""
+    """(E[Σ_t k_t], Var[Σ_t k_t]) of one completion's estimate, by enumerating every completion
+    of a tiny problem (see :mod:`pglab.exact`), with the prompt drawn uniformly from ``prompts``
+    and τ ∼ π(·|prompt). Compare the mean with :func:`pglab.exact.kl_divergence`: equal for k1 and
+    k3, not for k2."""
     from .exact import enumerate_completions                  # exact imports gradients, which imports algos
     from .rollout import token_logprobs
     fn = ESTIMATORS[checks.choice("kl_estimator", name, list(ESTIMATORS))]
