@@ -44,7 +44,7 @@ from .. import checks
 from . import results
 from .cli import EXECUTORS
 from .grid import RunSpec, expand
-from .run import run_one
+from .run import one_line, run_one
 
 
 class InProcessExecutor(cf.Executor):
@@ -183,7 +183,6 @@ def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 
 def _record(out: Path, spec: RunSpec, future: cf.Future, report: SweepReport,
             progress: Callable[[RunSpec, dict], None] | None) -> None:
     """Write one finished run (a failure from the executor itself — e.g. a dead worker — is recorded too)."""
-    from .run import one_line
     try:
         result = future.result()
     except Exception as err:                                   # noqa: BLE001 — worker lost, unpicklable, ...
