@@ -64,7 +64,7 @@ def interval(x, statistic: str = "mean", *, level: float = LEVEL, resamples: int
         raise ValueError(f"unknown statistic {statistic!r}; known: {', '.join(STATISTICS)}")
     if x.size == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0)
-    point = float(STATISTICS[statistic](x, axis=-1)) if statistic == "iqm" else float(np.mean(x))
+    point = iqm(x) if statistic == "iqm" else float(np.mean(x))       # the IQM point value is rliable's
     if x.size == 1 or np.all(x == x[0]):
         return Estimate(point, point, point, int(x.size))
     res = stats.bootstrap((x,), STATISTICS[statistic], confidence_level=level, n_resamples=resamples,
