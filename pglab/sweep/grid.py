@@ -100,9 +100,9 @@ def _check_names(names: Mapping[str, Any], where: str) -> None:
 
 
 def _variants(grid: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    raw = grid.get("variants")
-    if raw is None:
+    if "variants" not in grid:
         return {"": {}}
+    raw = grid["variants"]
     if isinstance(raw, list):               # a list of mappings, each with a "name"
         if not all(isinstance(v, Mapping) and "name" in v for v in raw):
             raise ValueError("variants must be a mapping name → settings, or a list of mappings each with a 'name'")
