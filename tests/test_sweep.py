@@ -121,6 +121,8 @@ def test_an_error_inside_training_keeps_the_logged_steps(tmp_path, monkeypatch):
      r"group_size must divide batch_size=8"),
     ({"task": "copy-sprase"}, r"unknown task 'copy-sprase'"),
     ({"algo": ["reinforce", "a2c"], "baseline": "none"}, r"setting 'baseline' does not apply to algo 'a2c'"),
+    ({"algo": "a2c", "value_head": None}, r"value_head=None leaves algo 'a2c' without the critic it needs"),
+    ({"variants": None}, r"variants must be a non-empty mapping"),
 ])
 def test_bad_grids_fail_before_any_run(tmp_path, grid, message):
     count = Counting()
@@ -232,3 +234,32 @@ def test_renaming_a_variant_reruns_nothing_and_relabels(tmp_path):
     assert count.calls == []                                     # the name is a label, not part of the hash
     assert set(load(tmp_path, expand(new, 2))["label"]) == {"REINFORCE"}
     assert set(load(tmp_path)["label"]) == {"plain"}             # unfiltered: as written at the time
+
+
+def test_cli_exit_status_1_when_a_run_failed(tmp_path, capsys, monkeypatch):
+    from pglab.cli import main
+
+    real_train = run_module.train
+
+    def broken_train(*args, seed, **kwargs):
+        if seed == 1:
+            raise ValueError("reward model went away")
+        return real_train(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(run_module, "train", broken_train)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("task: copy\nsteps: 2\nbatch_size: 8\nhidden_size: 16\ngrad_batches: 0\n")
+    argv = ["sweep", "--grid", str(grid), "--seeds", "2", "--out", str(tmp_path / "o"), "--executor", "inprocess",
+            "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "failed: ValueError: reward model went away" in err
+    summary = pd.read_csv(tmp_path / "o" / "summary.csv")
+    assert list(summary["failed"]) == [1] and list(summary["runs"]) == [2]
+
+
+def test_summary_when_every_run_failed_before_its_first_step(tmp_path):
+    count = Counting(raise_for=[s.hash for s in expand(TINY, 2)])
+    run_sweep(TINY, 2, tmp_path, run_fn=count)
+    summary = stats.summary(load(tmp_path))
+    assert list(summary["failed"]) == [2, 2] and summary["mean"].isna().all()

@@ -192,11 +192,13 @@ def _run_settings(run: dict[str, Any], algo: str, algo_config: Any) -> dict[str,
     task = checks.choice("task", run["task"], list(TASKS))
     policy = checks.choice("policy", run["policy"], list(TRUNKS))
     hidden = DEFAULT_HIDDEN[policy] if run["hidden_size"] is None else run["hidden_size"]
-    head = run["value_head"]
+    head = checks.choice("value_head", run["value_head"], [*VALUE_HEADS, "auto"])
+    critic = hasattr(algo_config, "gae_lambda") or getattr(algo_config, "baseline", None) == "value"
     if head == "auto":
-        critic = hasattr(algo_config, "gae_lambda") or getattr(algo_config, "baseline", None) == "value"
         head = "separate" if critic else None
-    checks.choice("value_head", head, [*VALUE_HEADS, "auto"])
+    elif critic and head is None:
+        raise ValueError(f"value_head=None leaves algo {algo!r} without the critic it needs; use 'separate', "
+                         "'shared' or 'auto'")
     if run["grad_batches"] == 1:
         raise ValueError("grad_batches must be 0 (off) or an integer >= 2 (a variance needs two batches), got 1")
     if getattr(algo_config, "kl_coef", 0.0) > 0:

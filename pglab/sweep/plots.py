@@ -40,7 +40,10 @@ def learning_curves(table: pd.DataFrame, *, key: str = "reward/mean", window: in
         ax.plot(mean, color=f"C{i}", linewidth=2, label=f"{label} ({len(per_run)} seeds)")
         ax.fill_between(np.arange(n), low, high, color=f"C{i}", alpha=0.2)
     ax.set(xlabel="update step", ylabel=ylabel, title=title)
-    ax.legend(loc="best", fontsize="small")
+    if ax.lines:
+        ax.legend(loc="best", fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no run finished", ha="center", va="center", transform=ax.transAxes)
     return fig
 
 
@@ -72,7 +75,17 @@ def final_comparison(frame: pd.DataFrame, *, xlabel: str = "final reward (mean o
 
 
 def gradient_variance_comparison(frame: pd.DataFrame) -> Figure:
-    """Mean over seeds of tr Cov[ĝ] at each run's final policy, with its 95 % interval (log scale)."""
+    """Mean over seeds of tr Cov[ĝ] at each run's final policy, with its 95 % interval (log scale).
+
+    Settings without a measurement (``grad_batches: 0``, or every run failed) are left out; with none left,
+    the figure says so instead of plotting nothing."""
+    frame = frame[frame["grad_variance"].gt(0)]                     # NaN (not measured) and 0 cannot be logged
+    if frame.empty:
+        fig, (ax,) = _figure(height=1.6)
+        ax.text(0.5, 0.5, "gradient variance not measured (grad_batches: 0, or no run finished)",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
     return interval_points(frame, [("grad_variance", "mean over seeds")], logx=True,
                            xlabel="tr Cov[ĝ] of the update at the run's final policy",
                            title="Gradient variance at the end of training (95 % bootstrap CIs)")

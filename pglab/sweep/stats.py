@@ -102,7 +102,9 @@ def probability_of_improvement(x, y, *, level: float = LEVEL, resamples: int = R
 def final_scores(table: pd.DataFrame, key: str = "reward/mean", last: int = 20) -> pd.DataFrame:
     """One row per run: its settings, seed, status and the mean of ``key`` over its last ``last`` logged steps."""
     if key not in table:
-        raise ValueError(f"the results have no column {key!r}; columns: {', '.join(map(str, table.columns))}")
+        if (table["step"] >= 0).any():
+            raise ValueError(f"the results have no column {key!r}; columns: {', '.join(map(str, table.columns))}")
+        table = table.assign(**{key: np.nan})                   # no run logged a step (all failed at once)
     steps = table[table["step"] >= 0]
     tail = steps.groupby("run", sort=False).tail(last)
     score = tail.groupby("run")[key].mean().rename("score")
