@@ -296,7 +296,9 @@ class Exercise:
     def check(self, fn: Any, seeds: Iterable[int] | None = None) -> CheckResult:
         """Run ``fn`` on every case of every seed; stop at the first failure (see :class:`CheckResult`)."""
         if fn is None or fn is Ellipsis:
-            return CheckResult(self.name, "not implemented", f"define a function named `{self.function}`")
+            return CheckResult(self.name, "not implemented",
+                               f"`{self.function}` is not defined: run the cell that defines it "
+                               "(if that cell raised an error, fix it first)")
         if not callable(fn):
             return CheckResult(self.name, "failed", f"`{self.function}` must be a function, got {type(fn).__name__}",
                                problem=f"`{self.function}` is a {type(fn).__name__}, not a function")
