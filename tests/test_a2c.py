@@ -103,5 +103,5 @@ def test_a2c_and_baseline_errors():
     with pytest.raises(ValueError, match="baseline 'value' needs a policy with a value head"):
         pg.train.train(pg.make_policy("gru", len(task.vocab), hidden_size=8), task, steps=1,
                        config=pg.ReinforceConfig(baseline="value"))
-    with pytest.raises(ValueError, match="unknown algo 'ppo'"):
-        pg.train.train(pg.make_policy("gru", len(task.vocab), hidden_size=8), task, algo="ppo", steps=1)
+    with pytest.raises(ValueError, match="unknown algo 'trpo'"):
+        pg.train.train(pg.make_policy("gru", len(task.vocab), hidden_size=8), task, algo="trpo", steps=1)
