@@ -7,7 +7,10 @@ on quarters of the batch (critic included); GRPO (K = 8 per prompt) the same 4 �
 without a critic. Same task (copy, T = 16 tokens, EOS disabled so every sequence
 has the full length), same B, default policy sizes. The four algorithms are timed
 round-robin — one update of each, then again — so a slow moment of a shared
-machine hits all of them; the medians are compared.
+machine hits all of them; the medians are compared. On the CPU the clock is the process's
+CPU time with one thread (``--threads 1``, the default): on a machine shared with other jobs,
+wall time varies tenfold from one update to the next, CPU time of one thread barely does. On CUDA
+it is wall time between synchronisations.
 
     python benchmarks/updates.py [--quick] [--batch 256] [--repeats 7] [--device cpu]
 
@@ -54,13 +57,15 @@ def measure(kind: str, task, batch: int, repeats: int, device: str) -> dict[str,
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, (step, cfg, policy, opt, gen, state) in runs.items():
-            if device.startswith("cuda"):
+            cuda = device.startswith("cuda")
+            clock = time.perf_counter if cuda else time.process_time
+            if cuda:
                 torch.cuda.synchronize()
-            start = time.perf_counter()
+            start = clock()
             step(policy, opt, task, cfg, gen, state)
-            if device.startswith("cuda"):
+            if cuda:
                 torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -70,11 +75,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="batch size B of every update")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--repeats", type=int, default=7, help="round-robin rounds (the median is reported)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (CPU time is measured)")
     args = parser.parse_args()
     device = str(pg.resolve_device(args.device))
+    torch.set_num_threads(pg.checks.positive_int("threads", args.threads))
     task = pg.make_task("copy", length=15)                        # T = 16 with EOS
     repeats = 2 if args.quick else pg.checks.positive_int("repeats", args.repeats)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, B={args.batch}, "
+    clock = "wall time" if device.startswith("cuda") else "CPU time"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {clock}, device {device}, B={args.batch}, "
           f"T={task.max_new_tokens}, PPO/GRPO: {EPOCHS} epochs × {MINIBATCHES} minibatches, GRPO K=8; "
           f"median of {repeats} round-robin updates")
     header = (f"{'policy':<12}{'REINFORCE ms':>13}{'A2C ms':>9}{'PPO ms':>9}{'GRPO ms':>9}"
