@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import re
 import shutil
 from pathlib import Path
@@ -248,6 +249,18 @@ def test_exercise_notebooks_are_committed_without_outputs():
         assert not dirty, f"{path.name}: cells {dirty} have outputs"
 
 
+def _processes_with(marker: str) -> list[int]:
+    """Live processes whose environment holds ``marker`` (Linux /proc; same user)."""
+    found = []
+    for env in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in env.read_bytes():
+                found.append(int(env.parent.name))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.mark.slow
 def test_grade_command_on_a_class_of_fixtures(tmp_path):
     """One perfect, one with known wrong answers, one empty, one syntax error, one endless loop, one empty file."""
@@ -262,9 +275,12 @@ def test_grade_command_on_a_class_of_fixtures(tmp_path):
     class_dir, out = tmp_path / "class", tmp_path / "grades.csv"
     make_class(class_dir)
     timeout = 60
+    marker = f"pglab-grade-test-{os.getpid()}-{tmp_path.name}"        # inherited by every process grading starts
     proc = subprocess.run([sys.executable, "-m", "pglab", "grade", str(class_dir), "--out", str(out),
-                           "--timeout", str(timeout), "--jobs", "2"], capture_output=True, text=True, timeout=900)
+                           "--timeout", str(timeout), "--jobs", "2"], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "PGLAB_GRADE_TEST_MARKER": marker})
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not _processes_with(marker), "grading left processes behind (the endless loop's kernel?)"
     rows = list(csv.DictReader(out.open()))
     by = {(r["student"], r["assignment"]): r for r in rows}
     header = list(rows[0])
@@ -290,8 +306,6 @@ def test_grade_command_on_a_class_of_fixtures(tmp_path):
     assert aaron["status"] == "timeout" and f"{timeout} s" in aaron["reason"] and float(aaron["total"]) == 0
     frank = by["frank", ""]
     assert frank["status"] == "error" and "not a readable notebook" in frank["reason"]
-    leftover = subprocess.run(["pgrep", "-f", str(class_dir)], capture_output=True, text=True).stdout.split()
-    assert not leftover, f"grading left processes behind: {leftover}"
 
 
 def test_grade_refuses_bad_arguments(tmp_path, capsys):
