@@ -161,8 +161,9 @@ def _algorithm(name: str, cfg: RaceConfig) -> tuple[str, object, Estimator]:
 
 # Seconds per update of one run at batch 32 on a 2-core laptop CPU (copy task), for the ETA before a start.
 SECONDS_PER_UPDATE = {"gru": 0.012, "lstm": 0.012, "transformer": 0.03}
-ALGO_FACTOR = {"ppo": 5.0}
-"""Cost of one update relative to REINFORCE's (PPO: 16 minibatch steps on one batch; benchmarks/updates.py)."""
+ALGO_FACTOR = {"ppo": 8.0}
+"""Cost of one update relative to REINFORCE's: PPO takes 16 minibatch steps on one batch (6–11× at B = 64 by
+``benchmarks/updates.py``, CPU); the group algorithms take one step here (≈ 1×)."""
 TASK_FACTOR = {"translate": 3.0, "translate-chrf": 3.0, "dialogue": 3.0, "fluency": 4.0}
 
 
