@@ -178,12 +178,18 @@ def test_ch04_predict_answer_key_is_what_the_measurement_shows():
 
 
 def test_ch05_predict_answer_key_is_what_the_measurement_shows():
-    tiny = pg.exact.tiny_problem()
-    pg.algos.a2c.fit_critic(tiny.policy, tiny.task, steps=150)
+    """B says "down clearly, by a third or more" (ratio ≤ 2/3): measured 0.37–0.52 over tiny_problem(seed=0..5),
+    so it holds whichever seed a student's notebook runs; asserted below 0.6 on every seed."""
     est = lambda lam: pg.gradients.Estimator(returns="gae", gae_lambda=lam)   # noqa: E731
-    ratio = _variance(tiny, est(0.0)) / _variance(tiny, est(1.0))
-    assert ratio < 0.45                                      # "down, to well under half"
+    ratios = []
+    for seed in range(6):
+        tiny = pg.exact.tiny_problem(seed=seed)
+        pg.algos.a2c.fit_critic(tiny.policy, tiny.task, steps=150)
+        ratios.append(_variance(tiny, est(0.0)) / _variance(tiny, est(1.0)))
+    assert max(ratios) < 0.6, ratios                         # "down clearly, by a third or more", with margin
+    assert "by a third or more" in EXERCISES["ch05_predict_lambda"].choices["B"]
     assert EXERCISES["ch05_predict_lambda"].answer == "B"
+    assert check("ch05_predict_lambda", "B").passed
 
 
 def test_ch06_predict_answer_key_is_what_the_measurement_shows():
@@ -197,3 +203,63 @@ def test_ch06_predict_answer_key_is_what_the_measurement_shows():
 def test_ch04_which_biased_only_the_action_dependent_baseline(name):
     q = EXERCISES[name]
     assert "a_t" in q.choices[q.answer] and all("a_t" not in q.choices[k] for k in q.choices if k != q.answer)
+
+
+def test_ch04_which_biased_feedback_is_about_reasoning_not_a_measurement():
+    """4.3 has no measurement: a wrong letter points at Eq. 4.1 and says the choice keeps the estimator unbiased."""
+    for letter in "ABD":
+        text = str(check("ch04_which_biased", letter))
+        assert "measurement" not in text and "Eq. 4.1" in text, text
+        assert "keeps the estimator unbiased" in text.split("hint:")[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# edge values in every generator, and the wrong answers that only they expose
+
+def _values(name, key, seed):
+    return [c.inputs[key] for c in EXERCISES[name].cases(seed)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 101])
+def test_case_generators_include_the_edge_values_and_a_long_episode(seed):
+    for name, keys in [("ch05_gae", ("gamma", "lam")), ("ch05_nstep", ("gamma",)),
+                       ("ch05_discounted_weights", ("gamma",)), ("ch05_a2c_loss", ("lam",)),
+                       ("ch06_kl_penalty", ("beta",))]:
+        for key in keys:
+            values = set(_values(name, key, seed))
+            want = {0.0} if key == "beta" else {0.0, 1.0}
+            assert want <= values, f"{name}: {key} never takes {want - values}"
+        if name != "ch05_a2c_loss":
+            assert max(c.inputs["mask"].shape[1] for c in EXERCISES[name].cases(seed)) >= 50, name
+
+
+def test_vectorised_gae_and_exp_log_discount_fail_only_at_the_edges():
+    """The two solutions the reviewer found passing: right on every γ, λ in (0, 1), NaN at γλ = 0 / γ = 0."""
+    def gae_cumsum(rewards, values, mask, gamma, lam):
+        w = (gamma * lam) ** torch.arange(rewards.shape[1], dtype=rewards.dtype)
+        v = values * mask
+        delta = (rewards + gamma * torch.cat([v[:, 1:], torch.zeros_like(v[:, :1])], 1) - v) * mask
+        return (w * delta).flip(1).cumsum(1).flip(1) / w * mask
+
+    def disc_exp_log(rewards, mask, gamma):
+        t = torch.arange(rewards.shape[1], dtype=rewards.dtype)
+        return torch.exp(t * math.log(gamma) if gamma > 0 else t * -math.inf) * \
+            pg.advantages.reward_to_go(rewards, mask, gamma)
+
+    for name, fn, key in [("ch05_gae", gae_cumsum, "lam"), ("ch05_discounted_weights", disc_exp_log, "gamma")]:
+        ex = EXERCISES[name]
+        inner = [c for c in ex.cases(0) if 0 < c.inputs[key] < 1 and (key != "lam" or 0 < c.inputs["gamma"])]
+        assert inner and all(ex.compare(ex.reference(**c.inputs), fn(**c.inputs)) is None for c in inner), name
+        result = check(name, fn)
+        assert not result.passed and result.hint_key == "nan_at_zero", str(result)
+        assert "NaN" in result.hint and f"{key}=0.0" in result.case
+
+
+def test_a_transposed_output_is_told_to_return_b_by_t():
+    for name in ("ch04_leave_one_out", "ch04_batch_mean", "ch05_gae", "ch05_nstep", "ch05_discounted_weights",
+                 "ch06_kl_penalty", "ch06_chrf_reward"):
+        ex = EXERCISES[name]
+        result = check(name, lambda **kw: ex.reference(**kw).T)
+        assert result.hint_key == "shape" and "return a (B, T) tensor" in result.hint, (name, str(result))
+    result = check("ch06_kl_optimum", lambda **kw: ch06.kl_optimum(**kw).T)
+    assert result.hint_key == "shape" and "(P, N)" in result.hint

@@ -8,13 +8,25 @@ and 0 after it; rows come in groups of ``group_size`` consecutive samples of the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
-from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
+from .core import Case, CheckResult, ChoiceQuestion, Diagnosis, Exercise, as_tensor, mistake, symptom
 
 
 def _mask(lengths: list[int], T: int) -> torch.Tensor:
     return (torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]).float()
+
+
+def wrong_shape(what: str, per: str = "sample (row) and step (column)") -> Diagnosis:
+    """A diagnosis for an output of the wrong shape (transposed, a dimension summed away, a stray keepdim)."""
+    def test(inputs, got, expected) -> bool:
+        return tuple(as_tensor(got).shape) != tuple(as_tensor(expected).shape)
+    return symptom("shape", f"return a {what} tensor, one value per {per}, the shape of the inputs: yours has "
+                   "another shape (see the problem line) — transposed, a dimension summed away, or one kept "
+                   "with keepdim?", test)
 
 
 def _returns(mask: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -101,6 +113,15 @@ def _loo_batch_wide(returns, mask, group_size):                  # the other sam
     return leave_one_out(returns, mask, returns.shape[0])
 
 
+def _loo_zero_alone(returns, mask, group_size):                  # b = G_i itself when no other sample runs
+    B, T = returns.shape
+    G = (returns * mask).view(B // group_size, group_size, T)
+    m = mask.view(B // group_size, group_size, T)
+    others_sum, others_n = G.sum(1, keepdim=True) - G, m.sum(1, keepdim=True) - m
+    b = torch.where(others_n > 0, others_sum / others_n.clamp_min(1.0), G)
+    return ((G - b) * m).view(B, T)
+
+
 def _loo_nan_alone(inputs, got, expected) -> bool:
     got = torch.as_tensor(got, dtype=torch.float64)
     return got.shape == expected.shape and not torch.isfinite(got).all()
@@ -108,7 +129,7 @@ def _loo_nan_alone(inputs, got, expected) -> bool:
 
 LEAVE_ONE_OUT = Exercise(
     name="ch04_leave_one_out", chapter=4, title="A leave-one-out baseline per group of K", function="leave_one_out",
-    minutes=12, difficulty="medium", reference=leave_one_out, cases=_loo_cases,
+    minutes=15, difficulty="medium", reference=leave_one_out, cases=_loo_cases,
     diagnoses=[
         symptom("includes_self",
                 "your baseline includes the sample itself: you subtracted the group mean (GRPO's centre), not the "
@@ -135,6 +156,13 @@ LEAVE_ONE_OUT = Exercise(
         symptom("nan_alone",
                 "NaN where a sample is the only one of its group still running: there is no other sample to "
                 "average, 0 / 0. Then the baseline is 0 (divide by max(count, 1)).", _loo_nan_alone),
+        mistake("zero_alone",
+                "where a sample is the only one of its group still running, your advantage is 0: you used its "
+                "own G_i as the baseline there. With no other sample to average, the leave-one-out baseline is "
+                "0 and A_{i,t} = G_{i,t} — using G_i itself would correlate the baseline with sample i's actions "
+                "(bias, chapter 04 §4) and throw away the learning signal of the longest completion.",
+                _loo_zero_alone),
+        wrong_shape("(B, T)"),
     ],
 )
 
@@ -192,6 +220,10 @@ def _bm_no_mask(returns, mask):                 # the junk after <eos> in the me
     return (returns - returns.mean(0)) * mask
 
 
+def _bm_junk_in_sum(returns, mask):             # right count n_t, but the junk after <eos> in the sum
+    return (returns * mask - returns.sum(0) / mask.sum(0).clamp_min(1.0)) * mask
+
+
 BATCH_MEAN = Exercise(
     name="ch04_batch_mean", chapter=4, title="The batch-mean baseline, step by step", function="batch_mean_advantage",
     minutes=8, difficulty="easy", reference=batch_mean_advantage, cases=_bm_cases,
@@ -215,14 +247,36 @@ BATCH_MEAN = Exercise(
         mistake("no_mask",
                 "the returns after <eos> are junk and went into the mean: mask them out before averaging.",
                 _bm_no_mask),
+        mistake("junk_in_sum",
+                "you divided by the right count n_t, but the sum above it still holds the junk returns of the "
+                "samples that already ended: mask the returns *before* summing over the batch, "
+                "b_t = Σ_i G_{i,t} m_{i,t} / n_t.", _bm_junk_in_sum),
+        wrong_shape("(B, T)"),
     ],
 )
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 4.3 Which baseline makes the estimator biased?
+# 4.3 Which baseline makes the estimator biased?  A question answered by reasoning from Eq. 4.1, not by a
+# measurement: its feedback on a wrong letter must not send the student to "the measurement".
 
-UNBIASED = ChoiceQuestion(
+@dataclass
+class ConceptQuestion(ChoiceQuestion):
+    """A :class:`ChoiceQuestion` answered by reasoning, not measuring: a wrong letter's feedback points at
+    ``reconsider`` (e.g. an equation) instead of core's "run the measurement" text."""
+    reconsider: str = "reread the chapter's argument and reconsider"
+    wrong_means: str = "is not the right answer"
+
+    def check(self, value: Any, seeds=None) -> CheckResult:
+        result = super().check(value, seeds)
+        if result.status == "failed" and (result.hint_key or "").startswith("choice_"):
+            letter = result.got
+            result.expected = f"(not shown: {self.reconsider})"
+            result.problem = f"{letter} ({self.choices[letter]}) {self.wrong_means}"
+        return result
+
+
+UNBIASED = ConceptQuestion(
     name="ch04_which_biased", chapter=4, title="Which baseline adds bias?", variable="answer_biased",
     minutes=5, difficulty="easy",
     choices={"A": "an exponential moving average of the mean G_t of *earlier* batches",
@@ -230,6 +284,8 @@ UNBIASED = ChoiceQuestion(
              "C": "a learned Q_φ(s_t, a_t): the critic's estimate of the return after taking the sampled token a_t",
              "D": "G_t of the greedy decode of the same prompt"},
     answer="C",
+    reconsider="reread Eq. 4.1: when is E[b_t ∇log π(a_t|s_t)] zero?",
+    wrong_means="keeps the estimator unbiased",
     explanations={
         "A": "the moving average uses earlier batches only, so it is independent of this batch's actions: "
              "Eq. 4.1 applies. Which of the four looks at the sampled action a_t itself?",

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from .core import Case, ChoiceQuestion, Exercise, compare_tensors, mistake, symptom
+from .ch04 import wrong_shape
+from .core import Case, ChoiceQuestion, Exercise, as_tensor, compare_tensors, mistake, symptom
 
 
 def _mask(lengths: list[int], T: int) -> torch.Tensor:
@@ -37,6 +38,29 @@ def _rand(lo: float, hi: float, g: torch.Generator) -> float:
     return round(lo + (hi - lo) * float(torch.rand(1, generator=g)), 2)
 
 
+LONG_T = 50
+"""The long episode of every generator (after the small, readable cases): T ≈ 50 exposes underflow in (γλ)^t."""
+
+
+def _not_finite_where(name: str, *values: float):
+    """A symptom test: the output has NaN/inf and the case has ``name`` (e.g. gamma) equal to one of ``values``."""
+    def test(inputs, got, expected) -> bool:
+        g = as_tensor(got)
+        return g.shape == expected.shape and not torch.isfinite(g).all() and float(inputs[name]) in values
+    return test
+
+
+def _not_finite_at_zero_product(inputs, got, expected) -> bool:     # γλ = 0
+    g = as_tensor(got)
+    return (g.shape == expected.shape and not torch.isfinite(g).all()
+            and float(inputs["gamma"]) * float(inputs["lam"]) == 0.0)
+
+
+def _not_finite(inputs, got, expected) -> bool:
+    g = as_tensor(got)
+    return g.shape == expected.shape and not torch.isfinite(g).all()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 5.1 GAE(λ), Eq. 5.4:  δ_t = r_t + γ V(s_{t+1}) − V(s_t),  A_t = δ_t + γλ A_{t+1},  V = 0 after the last valid token.
 
@@ -59,6 +83,13 @@ def _gae_cases(seed: int) -> list[Case]:
         gamma, lam = _rand(0.5, 0.9, g), _rand(0.2, 0.8, g)
         if abs(gamma - lam) < 0.1:
             lam = round(lam - 0.15, 2)
+        rewards, values, mask = _episodes(B, T, g)
+        out.append(Case(f"B={B}, T={T}, gamma={gamma}, lam={lam}",
+                        {"rewards": rewards, "values": values, "mask": mask, "gamma": gamma, "lam": lam}))
+    edges = [(2, 4, _rand(0.5, 0.9, g), 0.0), (2, 4, _rand(0.5, 0.9, g), 1.0),      # λ = 0: TD errors; λ = 1: MC
+             (3, 4, 0.0, _rand(0.2, 0.8, g)), (3, 5, 1.0, _rand(0.2, 0.8, g)),      # γ = 0 and γ = 1
+             (2, LONG_T, _rand(0.9, 0.99, g), _rand(0.9, 0.99, g))]                 # a long episode
+    for B, T, gamma, lam in edges:
         rewards, values, mask = _episodes(B, T, g)
         out.append(Case(f"B={B}, T={T}, gamma={gamma}, lam={lam}",
                         {"rewards": rewards, "values": values, "mask": mask, "gamma": gamma, "lam": lam}))
@@ -126,6 +157,10 @@ def _gae_no_next_value(rewards, values, mask, gamma, lam):      # δ_t = r_t −
     return _scan((rewards - values) * mask, mask, gamma * lam)
 
 
+def _gae_gamma_not_in_delta(rewards, values, mask, gamma, lam):  # δ_t = r_t + V(s_{t+1}) − V(s_t); γλ in the scan
+    return _scan(_deltas(rewards, values, mask, 1.0), mask, gamma * lam)
+
+
 GAE = Exercise(
     name="ch05_gae", chapter=5, title="GAE(λ), right to left, with a mask", function="gae",
     minutes=10, difficulty="medium", reference=gae, cases=_gae_cases,
@@ -155,6 +190,21 @@ GAE = Exercise(
                 "your TD error has no next value: δ_t = r_t + γ V(s_{t+1}) − V(s_t) bootstraps from the critic's "
                 "guess for the *next* state (values shifted one step left, 0 after the last valid token).",
                 _gae_no_next_value),
+        mistake("gamma_not_in_delta",
+                "γ is missing from the TD error: you wrote δ_t = r_t + V(s_{t+1}) − V(s_t) and put γ only in "
+                "the scan. The next value is discounted inside δ_t too: δ_t = r_t + γ V(s_{t+1}) − V(s_t), then "
+                "A_t = δ_t + γλ A_{t+1}.", _gae_gamma_not_in_delta),
+        symptom("nan_at_zero",
+                "NaN where γλ = 0 (this input has λ = 0 or γ = 0): dividing by (γλ)^t. The closed form "
+                "A_t = Σ_k (γλ)^k δ_{t+k} computed as a reversed cumsum of (γλ)^t δ_t, then divided by (γλ)^t, "
+                "gives 0 / 0 once (γλ)^t = 0 (and loses precision as (γλ)^t underflows on long episodes). Use "
+                "the right-to-left recursion A_t = δ_t + γλ A_{t+1}: it needs no division.",
+                _not_finite_at_zero_product),
+        symptom("not_finite",
+                "inf or NaN on this input: on a long episode (γλ)^t becomes tiny (or 0 in float32), and "
+                "dividing by it — or by anything that can be 0 — overflows. Use the right-to-left recursion "
+                "A_t = δ_t + γλ A_{t+1}: it needs no division.", _not_finite),
+        wrong_shape("(B, T)"),
     ],
 )
 
@@ -179,6 +229,10 @@ def _nstep_cases(seed: int) -> list[Case]:
     out = []
     for B, T, n in [(2, 4, 1), (3, 5, 2), (3, 6, 3), (2, 3, 5), (4, 5, 2)]:
         gamma = _rand(0.5, 0.9, g)
+        rewards, values, mask = _episodes(B, T, g)
+        out.append(Case(f"B={B}, T={T}, gamma={gamma}, n={n}",
+                        {"rewards": rewards, "values": values, "mask": mask, "gamma": gamma, "n": n}))
+    for B, T, n, gamma in [(2, 4, 2, 0.0), (3, 5, 2, 1.0), (2, LONG_T, 8, _rand(0.9, 0.99, g))]:   # γ = 0, 1; long
         rewards, values, mask = _episodes(B, T, g)
         out.append(Case(f"B={B}, T={T}, gamma={gamma}, n={n}",
                         {"rewards": rewards, "values": values, "mask": mask, "gamma": gamma, "n": n}))
@@ -222,6 +276,16 @@ def _nstep_advantage(rewards, values, mask, gamma, n):         # returned A_t = 
     return (nstep_return(rewards, values, mask, gamma, n) - values) * mask
 
 
+def _nstep_clamped(rewards, values, mask, gamma, n):           # bootstrap index clamped to T − 1
+    T = rewards.shape[1]
+    r, v = rewards * mask, values * mask
+    out = torch.zeros_like(rewards)
+    for k in range(min(n, T)):
+        out[:, :T - k] += gamma ** k * r[:, k:]
+    out += gamma ** n * v[:, torch.clamp(torch.arange(T) + n, max=T - 1)]
+    return out * mask
+
+
 NSTEP = Exercise(
     name="ch05_nstep", chapter=5, title="The n-step target", function="nstep_return",
     minutes=8, difficulty="medium", reference=nstep_return, cases=_nstep_cases,
@@ -244,6 +308,12 @@ NSTEP = Exercise(
         mistake("advantage",
                 "you returned the n-step *advantage* G_t^(n) − V(s_t); the exercise asks for the target G_t^(n) "
                 "itself (the critic's regression target).", _nstep_advantage),
+        mistake("clamped",
+                "you clamped the bootstrap index to T − 1: when t + n reaches past the last column there is no "
+                "s_{t+n} to bootstrap from — the episode is over, V = 0 there, and G_t^(n) is just the "
+                "(discounted) sum of the remaining rewards. Add γ^n V(s_{t+n}) only where t + n < T.",
+                _nstep_clamped),
+        wrong_shape("(B, T)"),
     ],
 )
 
@@ -299,8 +369,10 @@ def _a2c_compare(expected, got):
 def _a2c_cases(seed: int) -> list[Case]:
     g = torch.Generator().manual_seed(seed)
     out = []
-    for B, T in [(2, 3), (3, 4), (4, 5), (3, 2)]:
-        gamma, lam = _rand(0.8, 1.0, g), _rand(0.5, 0.95, g)
+    sizes = [(2, 3, _rand(0.5, 0.95, g)), (3, 4, _rand(0.5, 0.95, g)), (4, 5, _rand(0.5, 0.95, g)),
+             (3, 2, _rand(0.5, 0.95, g)), (2, 4, 0.0), (3, 4, 1.0)]                 # then λ = 0 and λ = 1
+    for B, T, lam in sizes:
+        gamma = _rand(0.8, 1.0, g)
         rewards, values, mask = _episodes(B, T, g)
         logits = torch.randn(B, T, 5, generator=g)
         logprobs = torch.log_softmax(logits, -1)[..., 0]
@@ -354,6 +426,13 @@ def _a2c_advantage_target(logprobs, values, rewards, mask, gamma, lam):    # y =
     return -(a * logprobs * mask).sum(1).mean(), 0.5 * ((values - y) ** 2 * mask).sum() / mask.sum()
 
 
+def _a2c_mc_target(logprobs, values, rewards, mask, gamma, lam):           # y = G_t, the Monte Carlo return
+    from ..advantages import reward_to_go
+    a, y = _a2c_parts(logprobs, values, rewards, mask, gamma, lam,
+                      target=lambda adv, r, m: reward_to_go(r * m, m, gamma))
+    return -(a * logprobs * mask).sum(1).mean(), 0.5 * ((values - y) ** 2 * mask).sum() / mask.sum()
+
+
 def _a2c_no_half(logprobs, values, rewards, mask, gamma, lam):
     a, y = _a2c_parts(logprobs, values, rewards, mask, gamma, lam)
     return -(a * logprobs * mask).sum(1).mean(), ((values - y) ** 2 * mask).sum() / mask.sum()
@@ -376,7 +455,7 @@ def _a2c_target_grad_symptom(inputs, got, expected) -> bool:
 
 A2C_LOSS = Exercise(
     name="ch05_a2c_loss", chapter=5, title="The A2C losses, with the right things held fixed", function="a2c_losses",
-    minutes=10, difficulty="hard", reference=a2c_losses, cases=_a2c_cases, observe=_a2c_observe,
+    minutes=12, difficulty="hard", reference=a2c_losses, cases=_a2c_cases, observe=_a2c_observe,
     compare=_a2c_compare,
     diagnoses=[
         mistake("target_not_detached",
@@ -406,6 +485,10 @@ A2C_LOSS = Exercise(
         mistake("advantage_target",
                 "the critic regresses on A_t, not on y_t = A_t + V(s_t): the advantage is the *error* of the "
                 "critic, the target is the λ-return.", _a2c_advantage_target),
+        mistake("mc_target",
+                "the critic regresses on the Monte Carlo return G_t: that is A_t + V(s_t) only at λ = 1. Eq. 5.5's "
+                "target is y_t = A_t + V(s_t) with the *same* GAE(λ) advantages the actor uses — the λ-return, "
+                "which bootstraps from the critic (lower variance, some bias).", _a2c_mc_target),
         mistake("no_half",
                 "the critic's loss is twice the expected: Eq. 5.5 has ½ · mean (V − y)², whose gradient is "
                 "(V − y)/N.", _a2c_no_half),
@@ -441,6 +524,9 @@ def _disc_cases(seed: int) -> list[Case]:
     out = []
     for B, T in [(2, 3), (3, 4), (2, 6), (1, 2)]:
         gamma = _rand(0.4, 0.9, g)
+        rewards, _, mask = _episodes(B, T, g)
+        out.append(Case(f"B={B}, T={T}, gamma={gamma}", {"rewards": rewards, "mask": mask, "gamma": gamma}))
+    for B, T, gamma in [(2, 4, 0.0), (3, 4, 1.0), (2, LONG_T, _rand(0.9, 0.99, g))]:   # γ = 0 and 1; a long one
         rewards, _, mask = _episodes(B, T, g)
         out.append(Case(f"B={B}, T={T}, gamma={gamma}", {"rewards": rewards, "mask": mask, "gamma": gamma}))
     return out
@@ -487,6 +573,11 @@ DISCOUNT = Exercise(
         mistake("so_far",
                 "you summed rewards up to t (reward-so-far): token t is credited with the rewards from t on.",
                 _disc_so_far),
+        symptom("nan_at_zero",
+                "NaN at γ = 0: γ^(t−1) computed as exp((t−1) · log γ) gives exp(0 · (−inf)) = exp(NaN) for the "
+                "first token, whose weight is γ^0 = 1 at every γ. Use powers, gamma ** torch.arange(T) "
+                "(0.0 ** 0 = 1), not exp/log.", _not_finite_where("gamma", 0.0)),
+        wrong_shape("(B, T)"),
     ],
 )
 
@@ -498,7 +589,7 @@ PREDICT = ChoiceQuestion(
     name="ch05_predict_lambda", chapter=5, title="Predict, then measure: λ = 1 → 0 with a fitted critic",
     variable="answer_lambda", minutes=5, difficulty="medium",
     choices={"A": "the variance goes up: bootstrapping adds the critic's errors",
-             "B": "the variance goes down, to well under half",
+             "B": "the variance goes down clearly, by a third or more",
              "C": "about the same (within 10 %)"},
     answer="B",
     explanations={

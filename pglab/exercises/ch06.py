@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..vocab import EOS_ID, PAD_ID, Vocab
+from .ch04 import wrong_shape
 from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
 
 
@@ -42,8 +43,9 @@ def kl_penalised_rewards(rewards: torch.Tensor, logprobs: torch.Tensor, ref_logp
 def _kl_cases(seed: int) -> list[Case]:
     g = torch.Generator().manual_seed(seed)
     out = []
-    for B, T in [(2, 3), (3, 4), (2, 6), (4, 2)]:
-        beta = _rand(0.05, 0.5, g)
+    sizes = [(2, 3, _rand(0.05, 0.5, g)), (3, 4, _rand(0.05, 0.5, g)), (2, 6, _rand(0.05, 0.5, g)),
+             (4, 2, _rand(0.05, 0.5, g)), (2, 4, 0.0), (2, 50, _rand(0.05, 0.5, g))]   # then β = 0, a long T
+    for B, T, beta in sizes:
         mask = _ragged(B, T, g)
         rewards = (torch.round(torch.rand(B, T, generator=g) * 4) / 4) * mask
         logits = torch.randn(B, T, 6, generator=g)
@@ -113,6 +115,7 @@ KL_PENALTY = Exercise(
                 "of the per-token log-ratios (the chain rule of the KL), not their mean.", _kl_token_mean),
         mistake("no_beta",
                 "your penalty is not multiplied by β: the weight of the KL is the coefficient beta.", _kl_no_beta),
+        wrong_shape("(B, T)"),
     ],
 )
 
@@ -194,6 +197,10 @@ def _chrf_with(completion_ids, mask, references, vocab, *, text=None, score=None
         n = int(mask[i].sum())
         if spread == "last":
             out[i, n - 1] = s
+        elif spread == "column":
+            out[i, T - 1] = s
+        elif spread == "after":
+            out[i, n] = s
         elif spread == "all":
             out[i, :n] = s
         else:
@@ -241,6 +248,25 @@ def _chrf_swapped_symptom(inputs, got, expected) -> bool:
         hyp = vocab.decode(ids[i].tolist())
         cand[i, int(mask[i].sum()) - 1] = sacrebleu.sentence_chrf(refs[i], [hyp]).score / 100
     return bool(torch.allclose(got, cand, atol=1e-5) or torch.allclose(got, 100 * cand, atol=1e-3))
+
+
+def _chrf_plus_plus_symptom(inputs, got, expected) -> bool:     # chrF++: word n-grams too (word_order=2)
+    import sacrebleu
+    got = torch.as_tensor(got, dtype=torch.float64)
+    ids, mask, refs, vocab = (inputs[k] for k in ("completion_ids", "mask", "references", "vocab"))
+    cand = torch.zeros_like(got)
+    for i in range(len(refs)):
+        hyp = vocab.decode(ids[i].tolist())
+        cand[i, int(mask[i].sum()) - 1] = sacrebleu.sentence_chrf(hyp, [refs[i]], word_order=2).score / 100
+    return bool(torch.allclose(got, cand, atol=1e-5) or torch.allclose(got, 100 * cand, atol=1e-3))
+
+
+def _chrf_last_column(completion_ids, mask, references, vocab):   # column T − 1, whatever the row's length
+    return _chrf_with(completion_ids, mask, references, vocab, spread="column")
+
+
+def _chrf_after_eos(completion_ids, mask, references, vocab):     # index mask.sum(): one past <eos>
+    return _chrf_with(completion_ids, mask, references, vocab, spread="after")
 
 
 def _chrf_percent(completion_ids, mask, references, vocab):
@@ -322,6 +348,19 @@ CHRF = Exercise(
         mistake("first_token",
                 "you paid the score on the first token: a sentence reward is known only when the sentence is "
                 "finished, so it goes on the last valid token (index mask.sum() − 1).", _chrf_first_token),
+        mistake("after_eos",
+                "you paid the score one position after <eos> (index mask.sum()): that position is padding, "
+                "outside the completion, and the mask zeroes it. The last valid token — the <eos> itself — has "
+                "index mask.sum() − 1.", _chrf_after_eos),
+        mistake("last_column",
+                "you paid the score in the last column (index T − 1) of every row: rows are padded to the "
+                "longest, so for a shorter completion that is padding. Each row's last valid token has index "
+                "mask[i].sum() − 1.", _chrf_last_column),
+        symptom("chrf_plus_plus",
+                "this is chrF++ (word_order=2: word unigrams and bigrams on top of the characters): the exercise "
+                "asks for plain chrF, sacrebleu.sentence_chrf(hypothesis, [reference]) with its default "
+                "word_order=0 — pglab.rewards.sentence_chrf's score.", _chrf_plus_plus_symptom),
+        wrong_shape("(B, T)"),
     ],
 )
 
@@ -418,6 +457,7 @@ OPTIMUM = Exercise(
         mistake("ref_not_log",
                 "you added the probability π_ref to R/β inside the exponent: exp(π_ref + R/β) is not "
                 "π_ref · exp(R/β). The inputs are *log*-probabilities: add log π_ref as given.", _opt_ref_not_log),
+        wrong_shape("(P, N)", per="prompt (row) and completion (column)"),
     ],
 )
 
