@@ -142,3 +142,20 @@ def test_train_by_name_and_needs_a_critic():
 def test_config_validation_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         ppo.PPOConfig(**kwargs)
+
+
+def test_value_clipping_by_hand():
+    """½ mean max((V − y)², (V_old + clip(V − V_old, ±0.2) − y)²); d/dV = (V − y)/n where the unclipped branch wins."""
+    old = torch.tensor([[0.0, 0.0, 0.0, 0.0]])
+    v = torch.tensor([[0.5, 0.5, -0.1, 0.1]], requires_grad=True)
+    y = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    mask = torch.ones(1, 4)
+    loss = ppo.value_loss(v, old, y, mask, clip=0.2)
+    # a) V=0.5, y=1: (−0.5)² = 0.25 vs clipped V 0.2: (−0.8)² = 0.64 → clipped wins, grad 0
+    # b) V=0.5, y=0: 0.25 vs clipped 0.2: 0.04 → unclipped wins, grad (0.5 − 0)/4
+    # c) V=−0.1 inside: (−1.1)² = 1.21, grad (−0.1 − 1)/4      d) V=0.1 inside: 0.01, grad 0.1/4
+    assert loss.item() == pytest.approx(0.5 * (0.64 + 0.25 + 1.21 + 0.01) / 4)
+    loss.backward()
+    assert torch.allclose(v.grad, torch.tensor([[0.0, 0.5 / 4, -1.1 / 4, 0.1 / 4]]), atol=1e-6)
+    plain = ppo.value_loss(v, old, y, mask, clip=None)
+    assert plain.item() == pytest.approx(0.5 * (0.25 + 0.25 + 1.21 + 0.01) / 4)

@@ -135,6 +135,18 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Ten
     return per_token, stats
 
 
+def value_loss(values: torch.Tensor, old_values: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+               clip: float | None) -> torch.Tensor:
+    """Eq. (7.3): ½ mean over valid tokens of max((V − y)², (V_old + clip(V − V_old, −ε_v, ε_v) − y)²);
+    ``clip=None`` is the plain regression ½ mean (V − y)² of A2C. Where the clipped branch is larger and
+    V has left [V_old − ε_v, V_old + ε_v], the token's gradient is zero."""
+    err = (values - targets.detach()) ** 2                                        # (V − y)²
+    if clip is not None:
+        clipped = old_values.detach() + (values - old_values.detach()).clamp(-clip, clip)
+        err = torch.max(err, (clipped - targets.detach()) ** 2)                  # the pessimistic of the two
+    return 0.5 * masked_mean(err, mask)
+
+
 def minibatch_epochs(policy, optimizer: torch.optim.Optimizer, n_rows: int, epochs: int, minibatches: int,
                      generator: torch.Generator, loss_fn: Callable[[torch.Tensor], tuple[torch.Tensor, dict]],
                      max_grad_norm: float | None, target_kl: float | None = None) -> dict[str, float]:
@@ -194,12 +206,7 @@ def step(policy, optimizer: torch.optim.Optimizer, task, config: PPOConfig,
         out = token_logprobs(policy, prompts[rows], ro.completion_ids[rows])
         per_token, stats = clipped_surrogate(out.logprobs, ro.old_logprobs[rows], adv[rows], mask, config.clip_eps)
         policy_loss = per_token.sum(1).mean()                                           # Eq. (7.2)
-        v_err = (out.values - targets[rows]) ** 2
-        if config.value_clip is not None:                                                # Eq. (7.3)
-            v_old = ro.values[rows]
-            v_clipped = v_old + (out.values - v_old).clamp(-config.value_clip, config.value_clip)
-            v_err = torch.max(v_err, (v_clipped - targets[rows]) ** 2)
-        v_loss = 0.5 * masked_mean(v_err, mask)
+        v_loss = value_loss(out.values, ro.values[rows], targets[rows], mask, config.value_clip)   # Eq. (7.3)
         entropy = masked_mean(out.entropy, mask)
         total = policy_loss + config.value_coef * v_loss - config.entropy_coef * entropy   # Eq. (7.4)
         return total, {**stats, "loss/policy": policy_loss.item(), "loss/value": v_loss.item(),
