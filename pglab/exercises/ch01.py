@@ -53,6 +53,7 @@ def _lp_taken(x, ids):
 LOGPROB = Exercise(
     name="ch01_completion_logprob", chapter=1, title="The log-probability of a completion", function="completion_logprob",
     minutes=8, difficulty="easy", reference=completion_logprob, cases=_logprob_cases,
+    shape="(B,)", shape_means="one log-probability per completion",
     diagnoses=[
         mistake("raw_logits",
                 "you summed the raw logits of the tokens: a logit is not a log-probability. Normalise first, "
@@ -209,6 +210,7 @@ def _bleu_variant(*, smooth="exp", join=True, specials=False, corpus=False, scal
 BLEU = Exercise(
     name="ch01_sentence_bleu", chapter=1, title="Sentence BLEU as a reward", function="bleu_rewards",
     minutes=12, difficulty="medium", reference=bleu_rewards, cases=_bleu_cases,
+    shape="(B,)", shape_means="one score per completion",
     diagnoses=[
         symptom("token_ids",
                 "you computed BLEU on token ids: BLEU counts *words*, so decode first — a word split into pieces "

@@ -86,6 +86,7 @@ def _rtg_gamma_from_start(inputs, got, expected) -> bool:
 REWARD_TO_GO = Exercise(
     name="ch02_reward_to_go", chapter=2, title="Reward-to-go with a discount and a mask", function="reward_to_go",
     minutes=10, difficulty="medium", reference=reward_to_go, cases=_rtg_cases,
+    shape="(B, T)", shape_means="one value per sample (row) and step (column), the shape of the inputs",
     diagnoses=[
         mistake("total_return",
                 "your G_t is the same for every t: you used G_1 = R(τ), the whole return, for every token. "
@@ -143,6 +144,7 @@ def _onehot(actions, V):
 BANDIT = Exercise(
     name="ch02_bandit_score", chapter=2, title="The score-function estimate for a one-step bandit",
     function="bandit_gradient", minutes=10, difficulty="medium", reference=bandit_gradient, cases=_bandit_cases,
+    shape="(V,)", shape_means="one partial derivative per entry of theta",
     diagnoses=[
         mistake("no_minus_pi",
                 "you used e_a (the one-hot of the action) as ∇ log π(a): the softmax's normaliser contributes "

@@ -8,25 +8,16 @@ and 0 after it; rows come in groups of ``group_size`` consecutive samples of the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 
-from .core import Case, CheckResult, ChoiceQuestion, Diagnosis, Exercise, as_tensor, mistake, symptom
+from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
+
+BT = dict(shape="(B, T)", shape_means="one value per sample (row) and step (column), the shape of the inputs")
+"""The output's shape, named in core's built-in hint for an output of the wrong shape."""
 
 
 def _mask(lengths: list[int], T: int) -> torch.Tensor:
     return (torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]).float()
-
-
-def wrong_shape(what: str, per: str = "sample (row) and step (column)") -> Diagnosis:
-    """A diagnosis for an output of the wrong shape (transposed, a dimension summed away, a stray keepdim)."""
-    def test(inputs, got, expected) -> bool:
-        return tuple(as_tensor(got).shape) != tuple(as_tensor(expected).shape)
-    return symptom("shape", f"return a {what} tensor, one value per {per}, the shape of the inputs: yours has "
-                   "another shape (see the problem line) — transposed, a dimension summed away, or one kept "
-                   "with keepdim?", test)
 
 
 def _returns(mask: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -135,7 +126,7 @@ LEAVE_ONE_OUT = Exercise(
                 "your baseline includes the sample itself: you subtracted the group mean (GRPO's centre), not the "
                 "mean of the *other* K − 1 samples. Including G_i correlates the baseline with sample i's own "
                 "actions: the advantage shrinks by (1 − 1/K) and the estimator is biased (chapter 04 §4). Subtract "
-                "G_i from the group's sum before averaging.", _includes_self),
+                "G_i from the group's sum before averaging.", _includes_self, exact=True),
         mistake("divide_by_k",
                 "you summed the other samples but divided by K: there are only K − 1 others (fewer at steps where "
                 "some have already ended). Divide by how many *other* samples are still running at step t.",
@@ -162,8 +153,8 @@ LEAVE_ONE_OUT = Exercise(
                 "0 and A_{i,t} = G_{i,t} — using G_i itself would correlate the baseline with sample i's actions "
                 "(bias, chapter 04 §4) and throw away the learning signal of the longest completion.",
                 _loo_zero_alone),
-        wrong_shape("(B, T)"),
     ],
+    **BT,
 )
 
 
@@ -251,8 +242,8 @@ BATCH_MEAN = Exercise(
                 "you divided by the right count n_t, but the sum above it still holds the junk returns of the "
                 "samples that already ended: mask the returns *before* summing over the batch, "
                 "b_t = Σ_i G_{i,t} m_{i,t} / n_t.", _bm_junk_in_sum),
-        wrong_shape("(B, T)"),
     ],
+    **BT,
 )
 
 
@@ -260,30 +251,14 @@ BATCH_MEAN = Exercise(
 # 4.3 Which baseline makes the estimator biased?  A question answered by reasoning from Eq. 4.1, not by a
 # measurement: its feedback on a wrong letter must not send the student to "the measurement".
 
-@dataclass
-class ConceptQuestion(ChoiceQuestion):
-    """A :class:`ChoiceQuestion` answered by reasoning, not measuring: a wrong letter's feedback points at
-    ``reconsider`` (e.g. an equation) instead of core's "run the measurement" text."""
-    reconsider: str = "reread the chapter's argument and reconsider"
-    wrong_means: str = "is not the right answer"
-
-    def check(self, value: Any, seeds=None) -> CheckResult:
-        result = super().check(value, seeds)
-        if result.status == "failed" and (result.hint_key or "").startswith("choice_"):
-            letter = result.got
-            result.expected = f"(not shown: {self.reconsider})"
-            result.problem = f"{letter} ({self.choices[letter]}) {self.wrong_means}"
-        return result
-
-
-UNBIASED = ConceptQuestion(
+UNBIASED = ChoiceQuestion(
     name="ch04_which_biased", chapter=4, title="Which baseline adds bias?", variable="answer_biased",
     minutes=5, difficulty="easy",
     choices={"A": "an exponential moving average of the mean G_t of *earlier* batches",
              "B": "an untrained critic V_φ(s_t) whose outputs are far from E[G_t | s_t]",
              "C": "a learned Q_φ(s_t, a_t): the critic's estimate of the return after taking the sampled token a_t",
              "D": "G_t of the greedy decode of the same prompt"},
-    answer="C",
+    answer="C", measured=False,
     reconsider="reread Eq. 4.1: when is E[b_t ∇log π(a_t|s_t)] zero?",
     wrong_means="keeps the estimator unbiased",
     explanations={

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .ch04 import wrong_shape
+from .ch04 import BT
 from .core import Case, ChoiceQuestion, Exercise, as_tensor, compare_tensors, mistake, symptom
 
 
@@ -204,8 +204,8 @@ GAE = Exercise(
                 "inf or NaN on this input: on a long episode (γλ)^t becomes tiny (or 0 in float32), and "
                 "dividing by it — or by anything that can be 0 — overflows. Use the right-to-left recursion "
                 "A_t = δ_t + γλ A_{t+1}: it needs no division.", _not_finite),
-        wrong_shape("(B, T)"),
     ],
+    **BT,
 )
 
 
@@ -313,8 +313,8 @@ NSTEP = Exercise(
                 "s_{t+n} to bootstrap from — the episode is over, V = 0 there, and G_t^(n) is just the "
                 "(discounted) sum of the remaining rewards. Add γ^n V(s_{t+n}) only where t + n < T.",
                 _nstep_clamped),
-        wrong_shape("(B, T)"),
     ],
+    **BT,
 )
 
 
@@ -577,8 +577,8 @@ DISCOUNT = Exercise(
                 "NaN at γ = 0: γ^(t−1) computed as exp((t−1) · log γ) gives exp(0 · (−inf)) = exp(NaN) for the "
                 "first token, whose weight is γ^0 = 1 at every γ. Use powers, gamma ** torch.arange(T) "
                 "(0.0 ** 0 = 1), not exp/log.", _not_finite_where("gamma", 0.0)),
-        wrong_shape("(B, T)"),
     ],
+    **BT,
 )
 
 

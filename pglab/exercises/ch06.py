@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..vocab import EOS_ID, PAD_ID, Vocab
-from .ch04 import wrong_shape
+from .ch04 import BT
 from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
 
 
@@ -115,8 +115,8 @@ KL_PENALTY = Exercise(
                 "of the per-token log-ratios (the chain rule of the KL), not their mean.", _kl_token_mean),
         mistake("no_beta",
                 "your penalty is not multiplied by β: the weight of the KL is the coefficient beta.", _kl_no_beta),
-        wrong_shape("(B, T)"),
     ],
+    **BT,
 )
 
 
@@ -360,8 +360,8 @@ CHRF = Exercise(
                 "this is chrF++ (word_order=2: word unigrams and bigrams on top of the characters): the exercise "
                 "asks for plain chrF, sacrebleu.sentence_chrf(hypothesis, [reference]) with its default "
                 "word_order=0 — pglab.rewards.sentence_chrf's score.", _chrf_plus_plus_symptom),
-        wrong_shape("(B, T)"),
     ],
+    **BT,
 )
 
 
@@ -457,8 +457,8 @@ OPTIMUM = Exercise(
         mistake("ref_not_log",
                 "you added the probability π_ref to R/β inside the exponent: exp(π_ref + R/β) is not "
                 "π_ref · exp(R/β). The inputs are *log*-probabilities: add log π_ref as given.", _opt_ref_not_log),
-        wrong_shape("(P, N)", per="prompt (row) and completion (column)"),
     ],
+    shape="(P, N)", shape_means="one value per prompt (row) and completion (column)",
 )
 
 
