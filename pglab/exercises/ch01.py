@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..vocab import EOS_ID, PAD_ID
-from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
+from .core import Case, ChoiceQuestion, Exercise, WrongOutput, call, mistake, symptom
 
 
 def _completion(B: int, T: int, V: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,7 +39,7 @@ def completion_logprob(logits: torch.Tensor, completion_ids: torch.Tensor, mask:
 def _logprob_cases(seed: int) -> list[Case]:
     g = torch.Generator().manual_seed(seed)
     out = []
-    for B, T, V in [(2, 3, 5), (3, 5, 8), (4, 6, 6), (1, 1, 4), (3, 7, 9)]:
+    for B, T, V in [(2, 3, 5), (3, 5, 8), (4, 6, 6), (1, 1, 4), (3, 1, 6), (3, 7, 9)]:
         ids, mask = _completion(B, T, V, g)
         logits = torch.randn(B, T, V, generator=g) * 2
         out.append(Case(f"B={B}, T={T}, V={V}", {"logits": logits, "completion_ids": ids, "mask": mask}))
@@ -50,9 +50,25 @@ def _lp_taken(x, ids):
     return x.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
 
 
+def _lm_shift(inputs, got, expected) -> bool:
+    """got is the language-model shift: logits[:, :-1] scoring ids[:, 1:] (masked by either half of the mask)."""
+    logits, ids, mask = inputs["logits"], inputs["completion_ids"], inputs["mask"]
+    if ids.shape[1] < 2:
+        return False
+    got = torch.as_tensor(got, dtype=torch.float64)
+    taken = _lp_taken(F.log_softmax(logits[:, :-1].double(), -1), ids[:, 1:])
+    return any(got.shape == (taken * m).sum(1).shape and torch.allclose(got, (taken * m).sum(1), atol=1e-5, rtol=1e-4)
+               for m in (mask[:, 1:].double(), mask[:, :-1].double()))
+
+
+def _squeeze_all(logits, completion_ids, mask):
+    taken = F.log_softmax(logits, -1).gather(-1, completion_ids.unsqueeze(-1)).squeeze()    # (B,) when T = 1
+    return (taken * mask).sum(1)
+
+
 LOGPROB = Exercise(
     name="ch01_completion_logprob", chapter=1, title="The log-probability of a completion", function="completion_logprob",
-    minutes=8, difficulty="easy", reference=completion_logprob, cases=_logprob_cases,
+    minutes=10, difficulty="easy", reference=completion_logprob, cases=_logprob_cases,
     shape="(B,)", shape_means="one log-probability per completion",
     diagnoses=[
         mistake("raw_logits",
@@ -84,6 +100,15 @@ LOGPROB = Exercise(
                 "you scored the most likely token (argmax), not the token the completion actually has: "
                 "gather with completion_ids.",
                 lambda logits, completion_ids, mask: (F.log_softmax(logits, -1).amax(-1) * mask).sum(1)),
+        symptom("lm_shift",
+                "you shifted by one, as when training a language model (logits[:, :-1] scoring ids[:, 1:]). Here "
+                "no shift is needed: logits[i, t] are already the logits that chose completion token t "
+                "(the rollout aligned them), so score completion_ids[i, t] with logits[i, t].", _lm_shift,
+                exact=True),
+        mistake("squeeze_all",
+                "`.squeeze()` without a dimension also removed the T axis when T = 1: the (B,) result then "
+                "broadcast against the (B, 1) mask into a (B, B) table. Squeeze only the gathered axis: "
+                ".squeeze(-1) (or index [..., 0]).", _squeeze_all),
         symptom("per_token",
                 "you returned one number per token, shape (B, T): sum over t to get one log-probability per "
                 "completion, shape (B,).",
@@ -187,11 +212,17 @@ def _bleu_on_ids(inputs, got, expected) -> bool:
     return False
 
 
-def _bleu_variant(*, smooth="exp", join=True, specials=False, corpus=False, scale=100):
+def _bleu_variant(*, smooth="exp", join=True, specials=False, corpus=False, scale=100, eos_kept=False,
+                  swapped=False, bleu_object=False):
     def fn(completion_ids, reference_ids, tokens):
+        import warnings
+
         import sacrebleu
 
         def text(row):
+            if eos_kept:                                      # up to and including <eos>
+                ids = row.tolist()
+                return detokenise(row, tokens) + " " + tokens[EOS_ID] if EOS_ID in ids else detokenise(row, tokens)
             if specials:
                 s = " ".join(tokens[i] for i in row.tolist())
             else:
@@ -202,6 +233,13 @@ def _bleu_variant(*, smooth="exp", join=True, specials=False, corpus=False, scal
         refs = [text(r) for r in reference_ids]
         if corpus:
             return torch.full((len(hyps),), sacrebleu.corpus_bleu(hyps, [refs]).score / scale)
+        if swapped:
+            hyps, refs = refs, hyps
+        if bleu_object:                                       # BLEU().sentence_score: effective_order=False
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bleu = sacrebleu.metrics.BLEU()
+                return torch.tensor([bleu.sentence_score(h, [r]).score / scale for h, r in zip(hyps, refs)])
         return torch.tensor([sacrebleu.sentence_bleu(h, [r], smooth_method=smooth).score / scale
                              for h, r in zip(hyps, refs)])
     return fn
@@ -229,6 +267,19 @@ BLEU = Exercise(
         mistake("pieces_not_joined",
                 "the word pieces were not joined: 'walk@@ ed' must become 'walked' before BLEU counts words "
                 "(replace '@@ ' by '').", _bleu_variant(join=False)),
+        mistake("no_effective_order",
+                "sacrebleu.metrics.BLEU() is set up for corpus BLEU (effective_order=False): a short hypothesis "
+                "with no 3- or 4-gram scores 0, and sacrebleu warns about it. For one sentence use "
+                "sacrebleu.sentence_bleu(hypothesis, [reference]) as the exercise says: it uses the effective "
+                "order and the default 'exp' smoothing (BLEU(effective_order=True) does the same).",
+                _bleu_variant(bleu_object=True)),
+        mistake("swapped",
+                "hypothesis and reference are swapped: BLEU is not symmetric (its precisions count the "
+                "hypothesis' n-grams, its brevity penalty punishes a short hypothesis). The completion is the "
+                "hypothesis: sentence_bleu(completion_text, [reference_text]).", _bleu_variant(swapped=True)),
+        mistake("eos_kept",
+                "the text <eos> ended up in the decoded sentence: <eos> marks where the completion ends, it is "
+                "not a word. Stop *before* the first <eos>.", _bleu_variant(eos_kept=True)),
         mistake("specials_kept",
                 "<eos>/<pad> ended up in the text: stop at the first <eos> and drop <pad> and <bos> when "
                 "decoding.", _bleu_variant(specials=True)),
@@ -255,9 +306,28 @@ def _j_cases(seed: int) -> list[Case]:
     return out
 
 
+def _observe_j(fn, inputs):
+    """J must be a 0-dimensional tensor, shape (): a Python float or a shape-(1,) tensor is refused with a hint."""
+    out = call(fn, inputs)
+    if not isinstance(out, torch.Tensor):
+        raise WrongOutput(f"J must be a 0-dimensional torch tensor, shape (), got a {type(out).__name__}",
+                          "not_a_tensor",
+                          "keep J a tensor — no .item() or float(): a tensor can be differentiated (∇J is chapter "
+                          "02's subject). Sum the V² terms with torch operations, e.g. (… ).sum().")
+    if out.dim() != 0:
+        raise WrongOutput(f"J must be a 0-dimensional tensor, shape () (got shape {tuple(out.shape)})", "not_0dim",
+                          "J is one number: sum over *all* the completions, .sum() with no dim, which returns "
+                          "shape (); a sum over one dim, keepdim=True or a [None] leaves a dimension behind.")
+    return out
+
+
+def _pairs(first_logits, second_logits):
+    return first_logits.softmax(-1)[:, None] * second_logits.softmax(-1)          # p(a1, a2 | x), (V, V)
+
+
 EXPECTED_RETURN = Exercise(
     name="ch01_expected_return", chapter=1, title="J(θ) by enumeration", function="expected_return",
-    minutes=8, difficulty="medium", reference=expected_return, cases=_j_cases,
+    minutes=8, difficulty="medium", reference=expected_return, cases=_j_cases, observe=_observe_j,
     diagnoses=[
         mistake("no_softmax",
                 "you used logits as probabilities: π = softmax(logits) (Eq. 1.1); logits can be negative and do "
@@ -281,6 +351,22 @@ EXPECTED_RETURN = Exercise(
                 "probabilities (exp of the summed log-probs) as weights.",
                 lambda first_logits, second_logits, rewards:
                 ((first_logits.log_softmax(-1)[:, None] + second_logits.log_softmax(-1)) * rewards).sum()),
+        mistake("mean_not_sum",
+                "your J is V² times too small: an expectation is Σ_τ p_θ(τ) R(τ), a *sum* over the V² "
+                "completions weighted by their probabilities (which already add up to 1) — .sum(), not .mean().",
+                lambda first_logits, second_logits, rewards: (_pairs(first_logits, second_logits) * rewards).mean()),
+        mistake("p1_transposed",
+                "π(a1 | x) is broadcast along the wrong axis: p1[None, :] multiplies *column* a2 by π(a2 | x). "
+                "a1 indexes the rows of second_logits and rewards, so π(a1 | x) must vary down the rows: "
+                "p1[:, None] (shape (V, 1)).",
+                lambda first_logits, second_logits, rewards:
+                (first_logits.softmax(-1)[None, :] * second_logits.softmax(-1) * rewards).sum()),
+        mistake("flat_softmax",
+                "you took one softmax over all V² entries of second_logits: each row a1 is its own distribution "
+                "π(· | x, a1), so normalise each row (softmax over the last dim), not the whole table.",
+                lambda first_logits, second_logits, rewards:
+                (first_logits.softmax(-1)[:, None] * second_logits.flatten().softmax(0).view_as(second_logits)
+                 * rewards).sum()),
         mistake("first_token_only",
                 "the second token's probability is missing: p(τ | x) = π(a1 | x) π(a2 | x, a1) — multiply by "
                 "softmax(second_logits) too.",

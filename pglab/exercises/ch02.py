@@ -12,7 +12,7 @@ from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Reward-to-go with γ and a mask:  G_t = Σ_{k ≥ t} γ^{k−t} r_k m_k,  0 where m_t = 0.
+# Reward-to-go with γ and a mask:  G_t = Σ_{k ≥ t} γ^{k−t} m_k r_k,  0 where m_t = 0.
 
 def reward_to_go(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
     """Reference: G_t = r_t + γ G_{t+1}, right to left, masked (as :func:`pglab.advantages.reward_to_go`)."""
@@ -35,12 +35,21 @@ def _ragged_mask(B: int, T: int, g: torch.Generator) -> torch.Tensor:
 def _rtg_cases(seed: int) -> list[Case]:
     g = torch.Generator().manual_seed(seed)
     out = []
-    for B, T, gamma in [(2, 4, 1.0), (3, 5, 0.9), (4, 7, 0.5), (1, 1, 0.8), (3, 6, float(0.3 + 0.6 * torch.rand(1, generator=g)))]:
+    sizes = [(2, 4, 1.0), (3, 5, 0.9), (4, 7, 0.5), (1, 1, 0.8), (3, 1, 0.7),
+             (3, 6, float(0.3 + 0.6 * torch.rand(1, generator=g))),
+             (3, 5, 0.0),                  # γ = 0: G_t = r_t (0^0 = 1, 0^(negative) = inf)
+             (2, 60, 0.1)]                 # long and strongly discounted: γ^59 = 1e-59 underflows in float32
+    for B, T, gamma in sizes:
         mask = _ragged_mask(B, T, g)
         rewards = torch.round(torch.rand(B, T, generator=g) * 4) / 4          # quarters: readable by hand
         rewards = rewards * mask + (1 - mask) * torch.round(torch.rand(B, T, generator=g) * 4 + 1)   # junk after <eos>
         out.append(Case(f"B={B}, T={T}, gamma={gamma:.3g}", {"rewards": rewards, "mask": mask, "gamma": gamma}))
     return out
+
+
+def _non_finite(inputs, got, expected) -> bool:
+    got = torch.as_tensor(got)
+    return got.is_floating_point() and not bool(torch.isfinite(got).all())
 
 
 def _rtg_total(rewards, mask, gamma):
@@ -110,6 +119,12 @@ REWARD_TO_GO = Exercise(
                 "discounting with γ^t in the wrong place: you discounted from the start of the episode (γ^k or γ^t), "
                 "but G_t discounts from step t: the reward k steps later gets γ^(k−t), and r_t itself gets γ^0 = 1.",
                 _rtg_gamma_from_start),
+        symptom("nan_gamma_power",
+                "NaN or inf where γ = 0 or γ^T is tiny: a table γ^(k−t) computes 0^(negative) = inf where k < t "
+                "(and inf · 0 = NaN when a triangular mask zeroes it), and dividing a discounted sum by γ^t "
+                "divides 0 by 0 once γ^t underflows (γ^59 for γ = 0.1 is below float32's range). Use the "
+                "recursion G_t = m_t (r_t + γ G_{t+1}) right to left, or build γ^(k−t) only where k ≥ t.",
+                _non_finite, exact=True),
         mistake("excludes_now",
                 "your G_t misses r_t itself: the reward-to-go starts *at* t (G_t = r_t + γ G_{t+1}), not after it.",
                 _rtg_excludes_now),
@@ -155,6 +170,11 @@ BANDIT = Exercise(
                 "(Eq. 2.1) divides by π(a) — that is what lets us sample.",
                 lambda theta, actions, rewards: (rewards.double()[:, None] * theta.double().softmax(-1)[actions][:, None]
                                                  * (_onehot(actions, len(theta)) - theta.double().softmax(-1))).mean(0)),
+        mistake("taken_entry_only",
+                "you kept only the taken action's entry, e_a (1 − π): ∇_θ log softmax(θ)_a has an entry for "
+                "*every* action — 1 − π_a at a, and −π_b for each other b — the whole vector e_a − π.",
+                lambda theta, actions, rewards: (rewards.double()[:, None] * _onehot(actions, len(theta))
+                                                 * (1 - theta.double().softmax(-1))).mean(0)),
         mistake("sum_not_mean",
                 "your estimate is N times too large: ĝ averages over the N samples (1/N Σ_i), it does not sum.",
                 lambda theta, actions, rewards: bandit_gradient(theta, actions, rewards) * len(actions)),

@@ -46,7 +46,7 @@ def reinforce_loss(logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch
 def _loss_cases(seed: int) -> list[Case]:
     g = torch.Generator().manual_seed(seed)
     out = []
-    for B, T in [(2, 3), (3, 5), (4, 6), (1, 2), (3, 7)]:
+    for B, T in [(2, 3), (3, 5), (4, 6), (1, 2), (3, 1), (3, 7)]:
         _, mask = _completion(B, T, 6, g)
         logprobs = -torch.rand(B, T, generator=g) * 3              # junk after <eos> too: the pass computes it
         advantages = torch.round(torch.randn(B, T, generator=g) * 4) / 4
@@ -127,14 +127,14 @@ def reinforce_loss_from_logits(logits: torch.Tensor, completion_ids: torch.Tenso
                                mask: torch.Tensor) -> torch.Tensor:
     logp = F.log_softmax(logits, -1).gather(-1, completion_ids[..., None]).squeeze(-1)   # log π(a_t | s_t)
     r = rewards * mask
-    G = r.flip(1).cumsum(1).flip(1)                                                      # G_t = Σ_{k≥t} r_k
+    G = r.flip(1).cumsum(1).flip(1)                                                      # G_t = Σ_{k≥t} m_k r_k
     return -(G * logp * mask).sum(1).mean()                                              # Eq. (3.5), b = 0
 
 
 def _full_cases(seed: int) -> list[Case]:
     g = torch.Generator().manual_seed(seed)
     out = []
-    for B, T, V in [(2, 3, 5), (3, 5, 6), (4, 6, 8), (3, 7, 7)]:
+    for B, T, V in [(2, 3, 5), (3, 5, 6), (4, 6, 8), (3, 1, 6), (3, 7, 7), (2, 40, 5)]:
         ids, mask = _completion(B, T, V, g)
         rewards = torch.round(torch.rand(B, T, generator=g) * 4) / 4
         rewards = rewards * mask + (1 - mask) * 0.75                                   # junk after <eos>
@@ -150,10 +150,11 @@ def _observe_full(fn, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {"loss": loss.detach(), "gradient_wrt_logits": _grad(inputs["logits"])}
 
 
-def _full(logp_fn=None, weights_fn=None, sign=-1.0, reduce="mean", use_mask=True):
+def _full(logp_fn=None, weights_fn=None, sign=-1.0, reduce="mean", use_mask=True, squeeze_all=False):
     """A variant of the reference with one piece swapped (for the diagnoses)."""
     def fn(logits, completion_ids, rewards, mask):
-        lp = (logp_fn or (lambda z: F.log_softmax(z, -1)))(logits).gather(-1, completion_ids[..., None]).squeeze(-1)
+        lp = (logp_fn or (lambda z: F.log_softmax(z, -1)))(logits).gather(-1, completion_ids[..., None])
+        lp = lp.squeeze() if squeeze_all else lp.squeeze(-1)
         m = mask if use_mask else torch.ones_like(mask)
         r = rewards * m
         w = weights_fn(r, m) if weights_fn else r.flip(1).cumsum(1).flip(1)
@@ -171,6 +172,11 @@ FULL = Exercise(
     function="reinforce_loss_from_logits", minutes=12, difficulty="hard", reference=reinforce_loss_from_logits,
     cases=_full_cases, compare=compare_fields, observe=_observe_full,
     diagnoses=[
+        mistake("squeeze_all",
+                "`.squeeze()` without a dimension also removed the T axis when T = 1: the (B,) log-probs then "
+                "broadcast against (B, 1) tensors into a (B, B) table. Squeeze only the gathered axis: "
+                ".squeeze(-1) (or index [..., 0]).",
+                _full(squeeze_all=True)),
         mistake("raw_logits",
                 "you used the raw logit of the taken token as log π: normalise with log_softmax over the "
                 "vocabulary first (Eq. 1.1).", _full(logp_fn=lambda z: z)),
@@ -215,9 +221,9 @@ FULL = Exercise(
 PREDICT_MEAN = ChoiceQuestion(
     name="ch03_predict_token_mean", chapter=3, title="Sum over tokens or mean over tokens?",
     variable="predict_token_mean", minutes=6, difficulty="medium",
-    choices={"A": "the same direction, only shorter (cosine 1): the learning rate absorbs the 1/T",
-             "B": "a different direction (cosine below 1): short completions get more weight per token",
-             "C": "the opposite direction (cosine −1)"},
+    choices={"A": "the per-token mean's expected gradient points exactly along ∇J: the 1/T is only a step size",
+             "B": "it points (slightly) elsewhere: it is not ∇J",
+             "C": "it points downhill (cosine with ∇J below 0)"},
     answer="B",
     explanations={
         "A": "run the measurement: the cosine is printed. The 1/T_i differs from completion to completion when "
