@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import torch
 
-from pglab.exercises import EXERCISES, ChoiceQuestion, Exercise, Feedback, check, require
+from pglab.exercises import EXERCISES, ChoiceQuestion, Exercise, Feedback, check, mistake, require, symptom
 from pglab.exercises.build import MASTER_DIR, STUDENT_DIR, build, masters
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exercises"
@@ -473,6 +473,248 @@ def test_feedback_shown_by_otter_keeps_eos_visible_in_html():
         require(name, fn)
     text = str(info.value)
     assert "‹eos›" in text and not re.search(r"<[A-Za-z/]", text)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the student's own parameter names, positional-only parameters, the wrong number of parameters
+
+def _renamed(ex, names, *, positional_only=False):
+    """A correct solution written with other parameter names (as a student would), calling the reference."""
+    ns = {"ref": ex.reference}
+    params = ", ".join(names) + (", /" if positional_only else "")
+    exec(f"def {ex.function}({params}):\n    return ref({', '.join(names)})", ns)
+    return ns[ex.function]
+
+
+@pytest.mark.parametrize("ex", FUNCTIONS, ids=lambda e: e.name)
+def test_own_parameter_names_and_positional_only_parameters_pass(ex):
+    n = len(ex.parameters)
+    assert check(ex, _renamed(ex, [f"x{i}" for i in range(n)])).passed
+    assert check(ex, _renamed(ex, [f"x{i}" for i in range(n)], positional_only=True)).passed
+
+
+def test_the_reviewers_renamed_solutions_pass():
+    from pglab.exercises import ch04, ch05
+
+    def leave_one_out(returns, mask, K):              # the exercise's own notation, K for the group size
+        return ch04.leave_one_out(returns, mask, K)
+
+    def gae(r, v, mask, gamma, lam):
+        return ch05.gae(r, v, mask, gamma, lam)
+    assert check("ch04_leave_one_out", leave_one_out).passed
+    assert check("ch05_gae", gae).passed
+
+
+@pytest.mark.parametrize("ex", FUNCTIONS, ids=lambda e: e.name)
+def test_the_wrong_number_of_parameters_is_told_to_keep_the_signature(ex):
+    n = len(ex.parameters)
+    for fn in (_renamed(ex, [f"x{i}" for i in range(n - 1)]), _with_extra(ex, n)):
+        result = check(ex, fn)
+        text = str(result)
+        assert result.status == "failed" and result.hint_key == "signature", text
+        assert f"keep the signature `{ex.signature}`" in text and "TypeError" not in text, text
+    assert ex.signature == f"{ex.function}({', '.join(ex.parameters)})"
+
+
+def _with_extra(ex, n):
+    ns = {"ref": ex.reference}
+    names = [f"x{i}" for i in range(n)]
+    exec(f"def {ex.function}({', '.join(names)}, extra):\n    return ref({', '.join(names)})", ns)
+    return ns[ex.function]
+
+
+def test_an_extra_parameter_with_a_default_and_keyword_only_functions_are_fine():
+    ex = EXERCISES["ch02_reward_to_go"]
+    assert check(ex, lambda rewards, mask, gamma, debug=False: ex.reference(rewards, mask, gamma)).passed
+    assert check(ex, lambda **kw: ex.reference(**kw)).passed                 # takes keywords only: by name
+    assert check(ex, lambda *args: ex.reference(*args)).passed
+
+
+def test_a_typeerror_inside_the_function_is_still_reported_as_the_students_error():
+    def reward_to_go(rewards, mask, gamma):
+        return rewards + "1"
+    result = check("ch02_reward_to_go", reward_to_go)
+    assert result.status == "error" and result.message.startswith("TypeError") and result.hint_key is None
+
+
+@pytest.mark.parametrize("student", sorted(STUDENT_DIR.glob("ch*_exercises.ipynb")), ids=lambda p: p.stem)
+def test_student_stubs_state_the_signature_the_check_calls(student):
+    """The `def` a student finds is the exercise's signature: same names, same order as the positional call."""
+    text = "\n".join(c.source for c in nbformat.read(student, as_version=4).cells if c.cell_type == "code")
+    for ex in FUNCTIONS:
+        if ex.chapter == int(student.name[2:4]):
+            assert re.search(rf"^def {re.escape(ex.signature)}:", text, re.M), ex.signature
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# what the feedback looks like: no trailing quote (otter strips it), no -0.000, choices, shapes, two mistakes
+
+def _all_feedback():
+    """A result of every kind for every exercise: fixtures, letters, stubs, errors, signatures, shapes."""
+    for name, _, fn in WRONG:
+        yield check(name, fn)
+    for q in CHOICES:
+        for value in (*q.choices, ..., "", "Z", 3):
+            yield check(q, value)
+    for ex in FUNCTIONS:
+        yield check(ex, None)
+        yield check(ex, 3)
+        yield check(ex, lambda *a: 1 / 0)
+        yield check(ex, _renamed(ex, [f"x{i}" for i in range(len(ex.parameters) - 1)]))
+        yield check(ex, lambda *a: torch.zeros(7, 1, 5))
+        yield check(ex, lambda *a, ref=ex.reference: (lambda out: out + 0.37 if isinstance(out, torch.Tensor)
+                                                      else out)(ref(*a)))           # no diagnosis matches
+
+
+def test_no_feedback_ends_with_a_quote():
+    """otter 7 shows str(exception).strip("'"): "one of 'A', 'B', 'C'" would lose its last quote."""
+    from pglab.exercises.core import NO_MATCH_HINT, QUOTES
+    texts = [str(r) for r in _all_feedback()]
+    texts += [d.hint for ex in FUNCTIONS for d in ex.diagnoses] + [h for q in CHOICES for h in q.explanations.values()]
+    texts += [q.reconsider for q in CHOICES] + [q.wrong_means for q in CHOICES]
+    assert any(NO_MATCH_HINT in t for t in texts)
+    assert len(texts) > 200
+    ending = [t[-60:] for t in texts if t.rstrip().endswith(tuple(QUOTES))]
+    assert not ending, ending
+
+
+def test_require_never_ends_its_message_with_a_quote():
+    from pglab.exercises.core import Case
+    ex = Exercise(name="ch00_q", chapter=0, title="t", function="f", minutes=1, difficulty="easy",
+                  reference=lambda x: x, cases=lambda seed: [Case("x", {"x": torch.ones(2)})],
+                  diagnoses=[mistake("twice", "you returned 'x + x'", lambda x: 2 * x)])
+    with pytest.raises(Feedback) as info:
+        require(ex, lambda x: 2 * x)
+    assert str(info.value).endswith("'x + x'.") and str(check(ex, lambda x: 2 * x)).endswith("'x + x'")
+
+
+def test_no_negative_zero_in_the_printed_values():
+    from pglab.exercises.core import _fmt
+    shown = _fmt(torch.tensor([[-0.0, -1e-9, 0.5], [-0.25, 1e-7, 0.0]]))
+    assert "-0.000" not in shown and "0.000" in shown and "-0.250" in shown
+    assert _fmt(-0.0) == "0" and _fmt(-0.5) == "-0.5"
+    text = "\n".join(str(r) for r in _all_feedback())
+    assert not re.search(r"-0\.0+(?![0-9])", text)
+
+
+@pytest.mark.parametrize("q", CHOICES, ids=lambda e: e.name)
+def test_choice_feedback_reads_as_an_answer_not_an_input(q):
+    wrong = next(letter for letter in q.choices if letter != q.answer)
+    text = str(check(q, wrong))
+    assert "on input" not in text and "your answer" not in text.split("\n")[0]
+    assert text.splitlines()[0] == f"❌ {q.name}: wrong answer" and f"got:      {wrong}" in text
+    assert "'" not in text.splitlines()[1], "the expected line shows the text, not its repr"
+    assert q.reconsider in text and q.wrong_means in text
+
+
+def test_a_conceptual_question_points_at_the_argument_not_a_measurement():
+    q = EXERCISES["ch04_which_biased"]
+    assert type(q) is ChoiceQuestion and q.measured is False
+    text = str(check(q, "A"))
+    assert "measurement" not in text and "Eq. 4.1" in text and "keeps the estimator unbiased" in text
+    measured = EXERCISES["ch02_predict_sparse"]
+    assert measured.measured and "run the measurement and reconsider" in str(check(measured, "A"))
+    kw = dict(name="ch00_c", chapter=0, title="t", variable="v", minutes=1, difficulty="easy",
+              choices={"A": "a", "B": "b"}, answer="A", explanations={"B": "no"})
+    assert "reread the chapter's argument" in str(ChoiceQuestion(**kw, measured=False).check("B"))
+    with pytest.raises(ValueError, match="measured must be True or False"):
+        ChoiceQuestion(**kw, measured="False")
+
+
+@pytest.mark.parametrize("ex", [e for e in FUNCTIONS if e.shape], ids=lambda e: e.name)
+def test_a_wrong_shape_is_named_in_the_chapters_notation(ex):
+    """An output with an extra leading dimension: the hint names the expected shape (B, T) and the one returned."""
+    result = check(ex, lambda *args: ex.reference(*args).unsqueeze(0))
+    assert result.hint_key == "shape", str(result)
+    assert f"return a {ex.shape} tensor" in result.hint and "(got (1, " in result.hint, result.hint
+
+
+def test_the_built_in_shape_hint_without_names_and_after_the_diagnoses():
+    from pglab.exercises.core import Case
+    ex = Exercise(name="ch00_s", chapter=0, title="t", function="f", minutes=1, difficulty="easy",
+                  reference=lambda x: x.sum(0), cases=lambda seed: [Case("x", {"x": torch.ones(2, 3)})],
+                  diagnoses=[mistake("wrong_dim", "you summed over dim 1", lambda x: x.sum(1))])
+    assert check(ex, lambda x: x.sum(1)).hint_key == "wrong_dim"                 # a diagnosis comes first
+    result = check(ex, lambda x: x.sum(1, keepdim=True))
+    assert result.hint_key == "shape" and "shape (3,)" in result.hint and "(got (2, 1))" in result.hint
+    assert check(ex, lambda x: x.sum(0) + 1).hint_key is None                    # same shape: no shape hint
+
+
+def test_a_symptom_is_one_problem_an_exact_mistake_is_the_problem():
+    from pglab.exercises.core import Case
+    ex = Exercise(name="ch00_m", chapter=0, title="t", function="f", minutes=1, difficulty="easy",
+                  reference=lambda x: 2 * x, cases=lambda seed: [Case("x", {"x": torch.tensor([1., -2.])})],
+                  diagnoses=[mistake("added", "you added 2", lambda x: x + 2),
+                             symptom("sign", "a sign is flipped", lambda inputs, got, expected: bool((got < 0).any()
+                                     != (expected < 0).any() or (got * expected < 0).any()))])
+    exact = str(check(ex, lambda x: x + 2))
+    assert "hint:     you added 2" in exact
+    two_mistakes = check(ex, lambda x: -x - 1)                 # sign flipped and something else
+    assert two_mistakes.hint_key == "sign" and "hint:     one problem (maybe not the only one): a sign" in str(two_mistakes)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the notebook's first cell, and what a student sees in the notebook
+
+def test_student_notebooks_start_with_pglabs_otter_init_cell():
+    for student in sorted(STUDENT_DIR.glob("ch*_exercises.ipynb")):
+        first = nbformat.read(student, as_version=4).cells[0].source
+        assert f'grader = otter_notebook("{student.name}")' in first and f"keep the file name {student.name}" in first
+
+
+def test_a_missing_notebook_says_to_keep_the_file_name(tmp_path, monkeypatch):
+    from pglab.exercises import otter_notebook
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="keep the file name ch02_exercises.ipynb") as info:
+        otter_notebook("ch02_exercises.ipynb")
+    assert "found no notebook of ch02_exercises" in str(info.value)
+    for copy in ("a.ipynb", "b.ipynb"):
+        shutil.copy(STUDENT_DIR / "ch02_exercises.ipynb", tmp_path / copy)
+    with pytest.raises(FileNotFoundError, match="found several copies .*: a.ipynb, b.ipynb"):
+        otter_notebook("ch02_exercises.ipynb")
+    (tmp_path / "b.ipynb").unlink()
+    (tmp_path / "other.ipynb").write_text("{not json")
+    grader = otter_notebook("ch02_exercises.ipynb")                 # the one renamed copy is found
+    assert grader._notebook == "a.ipynb"
+
+
+@pytest.mark.slow
+def test_a_student_sees_the_feedback_first_in_a_renamed_notebook(tmp_path):
+    """Execute a student notebook as a student would (renamed, a correct answer with other parameter names, a
+    known wrong answer, a wrong letter) and read what the check cells display."""
+    from nbclient import NotebookClient
+    nb = nbformat.read(STUDENT_DIR / "ch02_exercises.ipynb", as_version=4)
+    answers = {"def bandit_gradient": "def bandit_gradient(th, a, r, /):\n"
+                                      "    from pglab.exercises.ch02 import bandit_gradient as ref\n"
+                                      "    return ref(th, a, r)",
+               "def reward_to_go": "def reward_to_go(rewards, mask, gamma):\n"
+                                   "    return (rewards * mask).sum(1, keepdim=True).expand_as(rewards) * mask",
+               "predict_sparse": 'predict_sparse = "A"'}
+    for cell in nb.cells:
+        for start, source in answers.items():
+            if cell.cell_type == "code" and cell.source.startswith(start):
+                cell.source = source
+    name = "ch02_exercises (1).ipynb"                                  # the browser's name for a second download
+    nbformat.write(nb, tmp_path / name)
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, [(o.ename, o.evalue) for o in errors]
+    shown = {}
+    for cell in nb.cells:
+        m = re.search(r'grader\.check\("(\w+)"\)', cell.source)
+        if m:
+            shown[m.group(1)] = "\n".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+    assert "passed" in shown["ch02_bandit_score"] and "❌" not in shown["ch02_bandit_score"]
+    rtg, ns = shown["ch02_reward_to_go"], {}
+    exec(answers["def reward_to_go"], ns)
+    expected = check("ch02_reward_to_go", ns["reward_to_go"])
+    assert expected.hint_key is not None and expected.hint[:60] in rtg
+    assert re.search(r"❌ Test case failed\n\s*❌ ch02_reward_to_go: wrong answer on input", rtg), rtg
+    choice = shown["ch02_predict_sparse"]
+    assert "❌ ch02_predict_sparse: wrong answer\n" in choice and "on input" not in choice
+    for text in shown.values():
+        assert "Error at line" not in text and "require(" not in text and "Feedback:" not in text
 
 
 # ---------------------------------------------------------------------------------------------------------------

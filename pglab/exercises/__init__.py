@@ -12,10 +12,10 @@ import importlib
 import pkgutil
 
 from .core import (Case, CheckResult, ChoiceQuestion, Diagnosis, Exercise, Feedback, check, mistake,
-                   require, symptom)
+                   otter_notebook, require, symptom)
 
 __all__ = ["Case", "CheckResult", "ChoiceQuestion", "Diagnosis", "Exercise", "Feedback", "EXERCISES",
-           "check", "mistake", "require", "symptom"]
+           "check", "mistake", "otter_notebook", "require", "symptom"]
 
 CHAPTER_MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__)
                          if len(m.name) == 4 and m.name.startswith("ch") and m.name[2:].isdigit())

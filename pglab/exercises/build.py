@@ -7,7 +7,9 @@
 The masters (``exercises/master/chNN_exercises.ipynb``) hold the solutions in otter-grader's
 "assign" format. ``otter assign`` strips the solutions, turns each test cell into a hidden or
 public test stored in the student notebook's metadata (so ``grader.check`` works with no extra
-files), and zips an autograder. The student notebooks are committed; the autograder zips are not
+files), and zips an autograder. The init cell otter writes, ``otter.Notebook("chNN_exercises.ipynb")``,
+becomes :func:`pglab.exercises.core.otter_notebook`, which also finds a renamed copy of the notebook
+(and otherwise says to keep the file name). The student notebooks are committed; the autograder zips are not
 (their names and contents carry timestamps) — ``python -m pglab grade`` builds them on the fly.
 """
 from __future__ import annotations
@@ -43,8 +45,19 @@ def masters(master_dir: Path = MASTER_DIR, only: Sequence[str] | None = None) ->
     return found
 
 
+INIT_CELL = ("# Initialize Otter (keep the file name {filename}: the checks are stored in it)\n"
+             "import otter\n"
+             "from pglab.exercises import otter_notebook\n"
+             "grader = otter_notebook(\"{filename}\")")
+"""The student notebook's first cell (otter's own reads the file by its name only: a renamed notebook failed)."""
+
+
 def _normalise(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """Stable cell ids and no outputs, so a rebuild of an unchanged master changes no byte."""
+    """Stable cell ids and no outputs, so a rebuild of an unchanged master changes no byte; pglab's init cell."""
+    init = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Initialize Otter")]
+    if len(init) != 1 or f'otter.Notebook("{name}.ipynb")' not in init[0].source:
+        raise RuntimeError(f"{name}: expected one otter init cell calling otter.Notebook(\"{name}.ipynb\")")
+    init[0].source = INIT_CELL.format(filename=f"{name}.ipynb")
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"{name}-{i:02d}"
         if cell.cell_type == "code":
