@@ -17,8 +17,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-lab: $(STAMP)  ## set up, then open JupyterLab on the chapters
-	cd notebooks && ../$(BIN)/jupyter lab $(ROOT_OK) 00_welcome.ipynb
+lab: $(STAMP)  ## set up, then open JupyterLab at the welcome chapter, serving the whole repository (chapters in notebooks/, exercises in exercises/student/)
+	$(BIN)/jupyter lab $(ROOT_OK) --ServerApp.root_dir=$(CURDIR) notebooks/00_welcome.ipynb
 
 test: $(STAMP)  ## set up, then run the whole test suite (package, doctests, notebooks, browser)
 	$(BIN)/python -m pytest
