@@ -14,6 +14,11 @@ row per submission: ``student, assignment, status, reason``, one column per ques
 and ``max``. ``status`` is ``ok``; ``timeout``; or ``error`` with the reason — a notebook that cannot be
 read, an unknown assignment, otter failing, or a cell that does not compile (that submission is still
 graded: the cell's definitions are simply missing, so its questions score 0).
+
+The checks run in the student's own kernel, so a notebook could redefine them. Grading cannot prevent that;
+it points at it: a code cell (other than the first, otter's, and the ``grader.check`` cells) that mentions the
+checking machinery (``pglab.exercises``, ``require``, ``otter``, ``grader``, ``sys.modules``, …) puts
+``review: cell N mentions …`` in ``reason`` (the status and points are unchanged) — worth a look, not proof.
 """
 from __future__ import annotations
 
@@ -99,6 +104,24 @@ def syntax_errors(nb) -> list[str]:
     return found
 
 
+TOUCHES_THE_CHECKS = re.compile(r"\bexercises\b|\brequire\b|\bFeedback\b|\botter\b|\bgrader\b|sys\.modules|"
+                                r"__import__|importlib|\bsetattr\b|__dict__|globals\(\)")
+"""Words a student's answer has no reason to use: they could replace or bypass pglab's checks."""
+
+
+def review_notes(nb) -> list[str]:
+    """'review: cell N mentions X' for code cells that touch the checking machinery (see the module doc)."""
+    notes = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or (i == 0 and cell.source.startswith("# Initialize Otter")) \
+                or re.fullmatch(r'\s*grader\.check\("\w+"\)\s*', cell.source):
+            continue
+        found = sorted({m.group(0) for m in TOUCHES_THE_CHECKS.finditer(cell.source)})
+        if found:
+            notes.append(f"review: cell {i} mentions {', '.join(found)}")
+    return notes
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -145,7 +168,8 @@ def grade_one(path: Path, directory: Path, assignments: dict[str, Assignment], t
     for test in data.get("tests", []):
         if test.get("name") in scores and test.get("score") is not None:
             scores[test["name"]] = float(test["score"])
-    status, reason = ("error", "; ".join(problems)) if problems else ("ok", "")
+    notes = review_notes(nb)                      # for the teacher's eyes: status and points unchanged
+    status, reason = ("error", "; ".join(problems + notes)) if problems else ("ok", "; ".join(notes))
     return Grade(student, name, status, reason, scores, time.monotonic() - start)
 
 

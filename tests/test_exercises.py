@@ -308,6 +308,19 @@ def test_grade_command_on_a_class_of_fixtures(tmp_path):
     assert frank["status"] == "error" and "not a readable notebook" in frank["reason"]
 
 
+def test_grading_points_at_a_notebook_that_touches_the_checks():
+    """The checks run in the student's kernel and can be overridden (a known limit of local grading): the CSV's
+    reason says which cell to look at; the handed-out notebooks and the masters' solutions are not flagged."""
+    from pglab.grade import review_notes
+    for path in sorted(STUDENT_DIR.glob("ch*_exercises.ipynb")) + sorted(MASTER_DIR.glob("ch*_exercises.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if "TEST CONFIG" not in c.source]           # a master's test cells
+        assert review_notes(nb) == [], path.name
+    nb = nbformat.read(STUDENT_DIR / "ch02_exercises.ipynb", as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("import pglab.exercises as e\ne.require = lambda *a, **k: None"))
+    nb.cells.insert(4, nbformat.v4.new_code_cell("import sys\nsys.modules['pglab.exercises.core'].check = print"))
+    assert review_notes(nb) == ["review: cell 3 mentions exercises, require", "review: cell 4 mentions exercises, sys.modules"]
+
 def test_grade_refuses_bad_arguments(tmp_path, capsys):
     from pglab.cli import main
 
