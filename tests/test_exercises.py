@@ -319,7 +319,8 @@ def test_grading_points_at_a_notebook_that_touches_the_checks():
     nb = nbformat.read(STUDENT_DIR / "ch02_exercises.ipynb", as_version=4)
     nb.cells.insert(3, nbformat.v4.new_code_cell("import pglab.exercises as e\ne.require = lambda *a, **k: None"))
     nb.cells.insert(4, nbformat.v4.new_code_cell("import sys\nsys.modules['pglab.exercises.core'].check = print"))
-    assert review_notes(nb) == ["review: cell 3 mentions exercises, require", "review: cell 4 mentions exercises, sys.modules"]
+    assert review_notes(nb) == ["review: cell 3 mentions exercises, require",
+                                "review: cell 4 mentions exercises, sys.modules"]
 
 def test_grade_refuses_bad_arguments(tmp_path, capsys):
     from pglab.cli import main
@@ -663,7 +664,8 @@ def test_a_symptom_is_one_problem_an_exact_mistake_is_the_problem():
     exact = str(check(ex, lambda x: x + 2))
     assert "hint:     you added 2" in exact
     two_mistakes = check(ex, lambda x: -x - 1)                 # sign flipped and something else
-    assert two_mistakes.hint_key == "sign" and "hint:     one problem (maybe not the only one): a sign" in str(two_mistakes)
+    assert two_mistakes.hint_key == "sign"
+    assert "hint:     one problem (maybe not the only one): a sign" in str(two_mistakes)
 
 
 # ---------------------------------------------------------------------------------------------------------------
