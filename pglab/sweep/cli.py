@@ -25,7 +25,10 @@ the first run. Results stream to OUT/runs/<hash>.parquet (one row per run and st
 same command skips finished runs, so an interrupted sweep resumes. At the end OUT holds
 summary.csv (mean and IQM of the final reward with 95 % bootstrap CIs, gradient variance),
 improvement.csv (probability of improvement over the first setting), curves.png, final.png and
-grad_variance.png. Exit status: 0, 1 if any run failed (recorded, the others finished), 130 on Ctrl-C.
+grad_variance.png. Fewer than 10 seeds gets a warning (the intervals are optimistic at small n).
+Ctrl-C stops submitting, waits for the running runs and saves them (a second Ctrl-C abandons them),
+then prints one line saying how to resume. Exit status: 0, 1 if any run failed (recorded, the others
+finished), 130 on Ctrl-C.
 """
 from __future__ import annotations
 
@@ -35,8 +38,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .grid import int_in
+
 EXECUTORS = ("local", "dask", "inprocess")
 """Executor kinds besides a scheduler address (see :func:`pglab.sweep.runner.make_executor`)."""
+
+DEFAULT_SEEDS = 10
+FEW_SEEDS = 10
+"""Below this many seeds per setting the CLI warns: at 5 seeds a 95 % percentile-bootstrap interval of the mean
+covers the true mean only about 84 % of the time, and P(X > Y) of two identical settings excludes 0.5 about
+8–10 % of the time (tests/test_sweep.py measures both)."""
 
 OUTPUTS = ("summary.csv", "improvement.csv", "curves.png", "final.png", "grad_variance.png")
 
@@ -46,13 +57,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("sweep", help="a grid of settings × seeds on a process pool or Dask; table and PNGs",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--grid", required=True, help="YAML file: settings → value or list; optional 'variants'")
-    p.add_argument("--seeds", type=int, default=5, help="seeds per setting combination: 0 … SEEDS−1 (default 5)")
+    p.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
+                   help=f"seeds per setting combination: 0 … SEEDS−1 (default {DEFAULT_SEEDS}; below {FEW_SEEDS} "
+                        "the intervals are optimistic and a warning says so)")
     p.add_argument("--out", required=True, help="folder for runs/*.parquet, summary.csv and the PNGs (resumes)")
     p.add_argument("--executor", default="local",
                    help=f"{', '.join(EXECUTORS)} or a Dask scheduler address tcp://HOST:PORT (default local)")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes for local/dask (default: one per core); an error with inprocess or an address")
-    p.add_argument("--last", type=int, default=20, help="final score = mean reward over the last LAST steps")
+    p.add_argument("--last", type=int, default=None,
+                   help="final score = mean reward over the last LAST updates, at most the runs' steps "
+                        "(default 20, or all updates of shorter runs)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
@@ -82,12 +97,17 @@ def run(args: argparse.Namespace) -> int:
 
     from .grid import expand
     from .results import prepare_out
-    from .runner import SweepInterrupted, make_executor, run_sweep
+    from .runner import SweepInterrupted, check_executor, make_executor, run_sweep
 
     specs = expand(load_grid(args.grid), args.seeds)                      # every grid error before any run
-    if args.last < 1:
-        raise ValueError(f"--last must be an integer >= 1, got {args.last}")
+    last = min(20, *(s.config["steps"] for s in specs)) if args.last is None else check_last(args.last, specs)
+    check_executor(args.executor, args.workers)                           # before OUT is created
     out = prepare_out(args.out)                                           # before any worker starts
+    seeds = len({s.seed for s in specs})
+    if seeds < FEW_SEEDS:
+        print(f"pglab sweep: warning: {seeds} seed{'s' * (seeds != 1)} per setting; below {FEW_SEEDS} the 95 % "
+              "intervals are optimistic (at 5 seeds they cover about 84 % of the time) — use --seeds "
+              f"{FEW_SEEDS} or more for a comparison you report", file=sys.stderr)
     bar = None
 
     def tick(spec, result) -> None:
@@ -99,15 +119,39 @@ def run(args: argparse.Namespace) -> int:
             bar = tqdm(total=len(specs), unit="run", disable=args.no_progress)
             report = run_sweep(specs, out=out, executor=executor, progress=tick)
     except SweepInterrupted as stop:
-        bar.close()
+        if bar is not None:
+            bar.close()
         print(f"pglab sweep: {stop.report.stopped}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:                                             # while starting or stopping workers
+        if bar is not None:
+            bar.close()
+        print(f"pglab sweep: interrupted (Ctrl-C); the finished runs are in {out} — rerun the same command "
+              "to resume", file=sys.stderr)
         return 130
     bar.close()
     print(f"{len(report.executed)} runs executed, {len(report.skipped)} already finished in {out}")
-    write_summary(out, specs, args.last)
+    write_summary(out, specs, last)
     for run_hash, error in report.failed.items():
         print(f"pglab sweep: run {run_hash} failed: {error}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def check_last(last: object, specs) -> int:
+    """``--last`` must be an integer in [1, the fewest steps of any run]: more would silently average everything."""
+    steps = min(s.config["steps"] for s in specs)
+    try:
+        return int_in("--last", last, 1, steps)
+    except ValueError:
+        raise ValueError(f"--last must be an integer in [1, {steps}] (at most the runs' steps, {steps}), "
+                         f"got {last!r}") from None
+
+
+def updates_label(specs, last: int) -> str:
+    """"the last 20 of 120 updates" (or "of 80–120" when steps are swept)."""
+    steps = sorted({s.config["steps"] for s in specs})
+    total = f"{steps[0]}" if len(steps) == 1 else f"{steps[0]}–{steps[-1]}"
+    return f"the last {last} of {total} updates"
 
 
 def write_summary(out: Path, specs, last: int = 20) -> None:
@@ -118,6 +162,7 @@ def write_summary(out: Path, specs, last: int = 20) -> None:
 
     table = load(out, specs)
     summary = stats.summary(table, last=last)
+    print(f"final score: mean reward over {updates_label(specs, last)}, per setting over seeds")
     print(stats.format_summary(summary))
     summary.to_csv(out / "summary.csv", index=False)
     first = summary["setting"].iloc[0]
@@ -128,7 +173,8 @@ def write_summary(out: Path, specs, last: int = 20) -> None:
             print(f"  P({r.setting} > {first}) = {r[2]:.2f} [{r.low:.2f}, {r.high:.2f}]")
     better.to_csv(out / "improvement.csv", index=False)
     save(plots.learning_curves(table), out / "curves.png")
-    save(plots.final_comparison(summary), out / "final.png")
+    save(plots.final_comparison(summary, xlabel=f"final reward (mean of {updates_label(specs, last)})"),
+         out / "final.png")
     save(plots.gradient_variance_comparison(summary), out / "grad_variance.png")
     print(f"wrote {', '.join(OUTPUTS)} and runs/*.parquet in {out}")
 

@@ -26,6 +26,7 @@ restarts (the variant's *name* is a label, not part of the hash).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import itertools
 import json
@@ -96,7 +97,17 @@ def _check_names(names: Mapping[str, Any], where: str) -> None:
     known = known_settings()
     for name in names:
         if name not in known:
-            raise ValueError(f"unknown setting {name!r}{where}; known: {', '.join(known)}")
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown setting {name!r}{where}{hint}; known: {', '.join(known)}")
+
+
+def int_in(name: str, value: object, minimum: int, maximum: int) -> int:
+    """``checks.positive_int`` with one wording for every range error: "NAME must be an integer in [1, 10,000]"."""
+    try:
+        return checks.positive_int(name, value, minimum=minimum, maximum=maximum)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer in [{minimum:,}, {maximum:,}], got {value!r}") from None
 
 
 def _variants(grid: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -161,7 +172,7 @@ def _seeds(seeds: int | list[int]) -> list[int]:
         if len(set(out)) != len(out):
             raise ValueError(f"seeds must be distinct, got {list(seeds)}")
         return out
-    return list(range(checks.positive_int("seeds", seeds, maximum=MAX_SEEDS)))
+    return list(range(int_in("seeds", seeds, 1, MAX_SEEDS)))
 
 
 _TASK_VOCAB: dict[str, int] = {}
@@ -211,7 +222,6 @@ def _run_settings(run: dict[str, Any], algo: str, algo_config: Any) -> dict[str,
             "seed": 0}
     validate_spec(spec)                                        # hidden_size range, divisibility by heads
     return {"algo": algo, "task": task, "policy": policy, "hidden_size": hidden, "value_head": head,
-            "steps": checks.positive_int("steps", run["steps"], maximum=MAX_STEPS),
+            "steps": int_in("steps", run["steps"], 1, MAX_STEPS),
             "lr": checks.learning_rate("lr", run["lr"]),
-            "grad_batches": checks.positive_int("grad_batches", run["grad_batches"], minimum=0,
-                                                maximum=MAX_GRAD_BATCHES)}
+            "grad_batches": int_in("grad_batches", run["grad_batches"], 0, MAX_GRAD_BATCHES)}

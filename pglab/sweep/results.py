@@ -73,11 +73,19 @@ def write_run(out: str | Path, spec: RunSpec, result: dict[str, Any]) -> Path:
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())                       # mkstemp makes 0600; a part is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask (``os`` has no getter: set it and put it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

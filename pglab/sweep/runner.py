@@ -35,15 +35,15 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import checks
 from . import results
 from .cli import EXECUTORS
-from .grid import RunSpec, expand
+from .grid import RunSpec, expand, int_in
 from .run import one_line, run_one
 
 
@@ -59,29 +59,45 @@ class InProcessExecutor(cf.Executor):
         return future
 
 
+def check_executor(kind: str = "local", workers: int | None = None) -> int:
+    """Validate an executor choice without starting anything; returns the number of workers it will use.
+
+    Called by :func:`make_executor` and by the CLI *before* the output folder is created."""
+    if not isinstance(kind, str) or not (kind in EXECUTORS or "://" in kind):
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)} or a Dask scheduler address such as "
+                         f"'tcp://10.0.0.5:8786', got {kind!r}")
+    if workers is not None and kind not in ("local", "dask"):
+        raise ValueError(f"workers does not apply to executor {kind!r} (only to 'local' and 'dask'); "
+                         "a scheduler's cluster is sized where it is started, e.g. cluster.scale(N)")
+    return default_workers() if workers is None else int_in("workers", workers, 1, 1024)
+
+
 @contextlib.contextmanager
 def make_executor(kind: str = "local", workers: int | None = None) -> Iterator[cf.Executor]:
     """A context manager yielding an executor of ``kind`` (see the module docstring); it is shut down on exit.
 
     ``workers`` (default: one per core) sizes a ``local`` pool or a ``dask`` LocalCluster; it does not apply
     to ``inprocess`` or to a scheduler address (whose cluster has its own size), where giving it is an error.
+    Leaving the block with an exception (e.g. a Ctrl-C that abandoned running runs) does not wait for the
+    pool's running jobs: the pool's processes are stopped.
     """
-    local = kind in ("local", "dask")
-    if workers is not None and not local and (kind == "inprocess" or "://" in kind):
-        raise ValueError(f"workers does not apply to executor {kind!r} (only to 'local' and 'dask'); "
-                         "a scheduler's cluster is sized where it is started, e.g. cluster.scale(N)")
-    workers = default_workers() if workers is None else checks.positive_int("workers", workers, maximum=1024)
+    workers = check_executor(kind, workers)
     if kind == "inprocess":
         yield InProcessExecutor()
     elif kind == "local":
-        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
             yield pool
-    elif kind == "dask" or "://" in kind:
+        except BaseException:
+            processes = list((pool._processes or {}).values())    # abandon: no waiting for running runs
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            raise
+        pool.shutdown(wait=True)
+    else:
         with dask_client(None if kind == "dask" else kind, workers) as client:
             yield client.get_executor(pure=False)
-    else:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)} or a Dask scheduler address such as "
-                         f"'tcp://10.0.0.5:8786', got {kind!r}")
 
 
 @contextlib.contextmanager
@@ -92,7 +108,7 @@ def dask_client(address: str | None = None, workers: int | None = None):
     torch), a dashboard on a free local port (``client.dashboard_link``), and is closed on exit.
     """
     from distributed import Client, LocalCluster
-    workers = default_workers() if workers is None else checks.positive_int("workers", workers, maximum=1024)
+    workers = default_workers() if workers is None else int_in("workers", workers, 1, 1024)
     if address is not None:
         with Client(address) as client:
             yield client
@@ -146,8 +162,9 @@ def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 
 
     Every finished run is written to ``out/runs/<hash>.parquet`` as soon as it returns. A run that
     raises is recorded as failed (with its one-line error) and the others go on; failed runs are
-    retried on the next call unless ``retry_failed=False``. Ctrl-C cancels what has not started and
-    raises :class:`SweepInterrupted` (finished runs stay on disk; rerun to resume). ``executor=None``
+    retried on the next call unless ``retry_failed=False``. Ctrl-C cancels what has not started, says so on
+    stderr, waits for the running runs and saves them (a second Ctrl-C abandons them), then raises
+    :class:`SweepInterrupted` (finished runs stay on disk; rerun to resume). ``executor=None``
     runs in this process. ``progress(spec, result)`` is called after each run (e.g. a tqdm update).
     """
     specs = grid if isinstance(grid, list) else expand(grid, seeds)        # every error before any run
@@ -171,8 +188,7 @@ def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 
             for future in finished_now:
                 _record(out, pending.pop(future), future, report, progress)
     except KeyboardInterrupt:
-        for future in pending:
-            future.cancel()
+        _stop(out, pending, report, progress)
         report.stopped = (f"interrupted (Ctrl-C) after {len(report.executed)} of {len(todo)} runs; "
                           f"{len(report.skipped) + len(report.executed)} of {len(specs)} are in {out} — "
                           "rerun the same command to resume")
@@ -180,12 +196,39 @@ def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 
     return report
 
 
+def _stop(out: Path, pending: dict[cf.Future, RunSpec], report: SweepReport,
+          progress: Callable[[RunSpec, dict], None] | None) -> None:
+    """First Ctrl-C: cancel the runs not started, wait for the running ones and save them; a second Ctrl-C
+    abandons them (their results are lost; they are rerun on resume)."""
+    running = {f: s for f, s in pending.items() if not f.cancel()}      # started (or already done)
+    busy = sum(not f.done() for f in running)
+    if busy:
+        print(f"pglab sweep: stopping: waiting for {busy} running run{'s' * (busy != 1)} "
+              "(Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
+    try:
+        while running:
+            finished_now, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in finished_now:
+                _record(out, running.pop(future), future, report, progress, stopping=True)
+    except KeyboardInterrupt:
+        for future in running:
+            future.cancel()
+
+
 def _record(out: Path, spec: RunSpec, future: cf.Future, report: SweepReport,
-            progress: Callable[[RunSpec, dict], None] | None) -> None:
-    """Write one finished run (a failure from the executor itself — e.g. a dead worker — is recorded too)."""
+            progress: Callable[[RunSpec, dict], None] | None, stopping: bool = False) -> None:
+    """Write one finished run (a failure from the executor itself — e.g. a dead worker — is recorded too).
+
+    A run stopped by Ctrl-C inside its worker (the terminal sends SIGINT to the whole process group) is
+    neither finished nor failed: it is not written, so a resume runs it again. While stopping, an error
+    from the executor itself (a worker killed by the same Ctrl-C) is not recorded either."""
     try:
         result = future.result()
+    except (KeyboardInterrupt, cf.CancelledError):
+        return
     except Exception as err:                                   # noqa: BLE001 — worker lost, unpicklable, ...
+        if stopping or "KeyboardInterrupt" in repr(err):         # Dask re-raises a worker's Ctrl-C wrapped
+            return
         result = {"hash": spec.hash, "seed": spec.seed, "status": "failed", "error": one_line(err),
                   "seconds": float("nan"), "grad_variance": float("nan"), "rows": []}
     results.write_run(out, spec, result)

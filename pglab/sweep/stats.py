@@ -12,7 +12,12 @@ With a handful of seeds a mean ± std says little. The paper's recipe, used here
 The point estimates are ``rliable.metrics`` (the paper's own library); its bootstrap
 (``rliable.library``) needs the ``arch`` package, which does not import with the pandas pinned
 here, so the intervals come from :func:`scipy.stats.bootstrap` — the same percentile bootstrap,
-resampling each setting's seeds independently (one task, so stratification is trivial).
+resampling each setting's seeds independently. The paper's *stratified* bootstrap resamples runs within
+each task; with one task that is exactly this: resample the seeds within each setting.
+
+Small samples: at 5 seeds the 95 % percentile interval of a mean covers the truth only about 84 % of the
+time (about 91 % at 10, 92–94 % at 20–30; normal data, 1,000 repeats); the CLI defaults to 10 seeds and
+warns below that.
 """
 from __future__ import annotations
 
@@ -83,8 +88,10 @@ def probability_of_improvement(x, y, *, level: float = LEVEL, resamples: int = R
                                seed: int = 0) -> Estimate:
     """P(a run of X scores higher than a run of Y) with a bootstrap interval (X's and Y's seeds resampled apart).
 
-    The point value is ``rliable.metrics.probability_of_improvement``; 0.5 means no difference,
-    and an interval that excludes 0.5 is the paper's evidence that X improves on Y.
+    The point value is ``rliable.metrics.probability_of_improvement``; 0.5 means neither tends to score
+    higher (not that the two are the same), and an interval that excludes 0.5 is the paper's evidence that
+    X improves on Y. With few seeds the percentile interval is too narrow: for two identical settings at
+    5 seeds each it excludes 0.5 about 8–10 % of the time, not 5 % (tests/test_sweep.py).
     """
     x, y = (np.asarray(v, dtype=float) for v in (x, y))
     x, y = x[np.isfinite(x)], y[np.isfinite(y)]
@@ -106,6 +113,9 @@ def final_scores(table: pd.DataFrame, key: str = "reward/mean", last: int = 20) 
             raise ValueError(f"the results have no column {key!r}; columns: {', '.join(map(str, table.columns))}")
         table = table.assign(**{key: np.nan})                   # no run logged a step (all failed at once)
     steps = table[table["step"] >= 0]
+    logged = steps[steps["status"] == "ok"].groupby("run").size()
+    if len(logged) and not 1 <= last <= logged.min():
+        raise ValueError(f"last must be an integer in [1, {logged.min()}] (the runs' logged updates), got {last!r}")
     tail = steps.groupby("run", sort=False).tail(last)
     score = tail.groupby("run")[key].mean().rename("score")
     runs = table.drop_duplicates("run").set_index("run")[["label", "seed", "status", "error", "grad_variance"]]
