@@ -383,3 +383,16 @@ def test_at_5_seeds_the_intervals_are_optimistic():
     # binomial sd at 400 repeats: 1.8 points for coverage, 1.4 points for the false-alarm rate
     assert 0.77 <= covered / repeats <= 0.90, covered / repeats        # nominal 0.95: clearly below
     assert 0.04 <= false_alarms / repeats <= 0.15, false_alarms / repeats  # nominal 0.05
+
+
+def test_contrast_difference_and_ratio_by_hand():
+    x, y = np.array([1.0, 2.0, 3.0, 6.0]), np.array([1.0, 1.0, 2.0])
+    diff, ratio = stats.contrast(x, y), stats.contrast(x, y, "ratio")
+    assert diff.value == pytest.approx(3.0 - 4 / 3) and ratio.value == pytest.approx(3.0 / (4 / 3))
+    assert diff.low <= diff.value <= diff.high and ratio.low <= ratio.value <= ratio.high
+    rng = np.random.default_rng(2)
+    shifted = stats.contrast(rng.normal(1, 1, 20), rng.normal(0, 1, 20), resamples=2000)
+    same = stats.contrast(rng.normal(0, 1, 20), rng.normal(0, 1, 20), resamples=2000)
+    assert shifted.low > 0 and same.low < 0 < same.high
+    with pytest.raises(ValueError, match="unknown contrast 'sum'"):
+        stats.contrast(x, y, "sum")

@@ -22,7 +22,7 @@ _WHERE = {"grid": ["RUN_SETTINGS", "RunSpec", "expand", "known_settings", "run_h
           "run": ["run_one"],
           "runner": ["EXECUTORS", "InProcessExecutor", "SweepInterrupted", "SweepReport", "dask_client",
                      "make_executor", "run_sweep"],
-          "stats": ["Estimate", "final_scores", "format_summary", "improvement_table", "interval", "iqm",
+          "stats": ["Estimate", "contrast", "final_scores", "format_summary", "improvement_table", "interval", "iqm",
                     "probability_of_improvement", "summary"]}
 _MODULE = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = list(_MODULE)
