@@ -20,7 +20,7 @@ setting that does not apply to a run's algorithm or a value out of range is a
 ``ValueError`` naming the setting — raised by :func:`expand`, before anything trains.
 
 Each :class:`RunSpec` is plain data (str, int, float, bool, None): it pickles in
-about 600 bytes, and :func:`run_hash` of its resolved config identifies the run across
+about 540 bytes, and :func:`run_hash` of its resolved config identifies the run across
 restarts (the variant's *name* is a label, not part of the hash).
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 :func:`run_one` is what every executor calls — in this process, in a process pool or
 on a Dask worker. It builds the task and the policy from the spec, trains with
 :func:`pglab.train`, and returns lists of floats and strings (never tensors), so the
-reply pickles small (~130 bytes per logged step) and reads the same everywhere.
+reply pickles small (~116 bytes per logged step) and reads the same everywhere.
 
 Torch uses **one thread** per run: two runs on two cores beat one run on two
 threads for these small models, and a fixed thread count makes the numbers

@@ -19,8 +19,8 @@ Executors (:func:`make_executor`):
   name="pglab", image=IMAGE_WITH_PGLAB))``, ``cluster.scale(40)``); or pass the scheduler's address,
   ``--executor tcp://scheduler:8786``. Workers need pglab installed (the function travels by reference).
 
-What travels: per run, the :class:`~pglab.sweep.grid.RunSpec` (about 600 bytes pickled, plain data) and a
-reference to :func:`~pglab.sweep.run.run_one`; back comes a dict of floats (~130 bytes per logged step).
+What travels: per run, the :class:`~pglab.sweep.grid.RunSpec` (about 540 bytes pickled, plain data) and a
+reference to :func:`~pglab.sweep.run.run_one`; back comes a dict of floats (~116 bytes per logged step).
 No weights, no tensors. Only the submitting process writes files, so ``out`` need not be shared storage.
 
 In a script, create a ``local`` or ``dask`` executor under ``if __name__ == "__main__":`` — their worker
