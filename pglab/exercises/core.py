@@ -114,7 +114,8 @@ def symptom(key: str, hint: str, test: Callable[[dict[str, Any], Any, Any], bool
 
 
 def clone_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
-    """Fresh copies of the tensors (leaves keep ``requires_grad``), so a student's in-place edit harms nothing."""
+    """Fresh copies of the tensors (leaves keep ``requires_grad``): the check compares them with the originals
+    afterwards, to tell a student whose function modified its inputs in place (:func:`changed_input`)."""
     out = {}
     for k, v in inputs.items():
         if isinstance(v, torch.Tensor):
@@ -124,6 +125,23 @@ def clone_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
+
+
+IN_PLACE_HINT = ("compute new tensors (`x = {name} * mask`), don't overwrite the argument (`{name} *= mask`, "
+                 "`{name}[...] = …`, `.add_()`, …): the caller's `{name}` — in training, the rollout's tensor, used "
+                 "again later — would change under it. Call `.clone()` first if you want in-place updates.")
+
+
+def changed_input(original: dict[str, Any], passed: dict[str, Any]) -> str | None:
+    """The first input the student's function modified in place (``passed`` are the copies it got), or None."""
+    for k, v in original.items():
+        w = passed.get(k)
+        if isinstance(v, torch.Tensor):
+            if not isinstance(w, torch.Tensor) or w.shape != v.shape or not torch.equal(w.detach(), v.detach()):
+                return k
+        elif isinstance(v, list) and w != v:
+            return k
+    return None
 
 
 def call(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
@@ -419,8 +437,9 @@ class Exercise:
             for case in self.cases(seed):
                 label = f"{case.label} (seed {seed})"
                 expected = self.observe(self.reference, clone_inputs(case.inputs))
+                mine = clone_inputs(case.inputs)                      # the student's copies of the inputs
                 try:
-                    got = self.observe(student, clone_inputs(case.inputs))
+                    got = self.observe(student, mine)
                 except NotImplementedYet as exc:
                     return CheckResult(self.name, "not implemented", f"`{self.function}`: {exc}")
                 except WrongOutput as exc:
@@ -432,6 +451,11 @@ class Exercise:
                                        case.inputs, cases_run=n)
                 problem = self.compare(expected, got)
                 n += 1
+                changed = changed_input(case.inputs, mine)
+                if problem is None and changed is not None:          # right values, but the caller's input changed
+                    return CheckResult(self.name, "failed", "", label, case.inputs, expected, got,
+                                       f"your function changed its input `{changed}` in place", "in_place",
+                                       IN_PLACE_HINT.format(name=changed), n)
                 if problem is not None:
                     d = self.diagnose(case.inputs, got, expected)
                     if d is not None:
