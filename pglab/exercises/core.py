@@ -224,6 +224,8 @@ def shape_hint(expected: Any, got: Any, shape: str | None = None, means: str = "
 
     >>> shape_hint(torch.zeros(2, 3), torch.zeros(3, 2), "(B, T)")
     'return a (B, T) tensor (got (T, B)): transposed, a dimension summed away, or one kept with keepdim?'
+    >>> shape_hint(torch.tensor(1.0), torch.zeros(1))
+    'return a 0-dimensional tensor, shape () (got (1,)): e.g. .sum() over everything, not .sum(0) or [x]'
     >>> shape_hint(torch.zeros(2, 3), torch.zeros(2))
     'return a tensor of shape (2, 3) on this input, like the reference (got (2,)): transposed, a dimension summed away, or one kept with keepdim?'
     """
@@ -234,8 +236,10 @@ def shape_hint(expected: Any, got: Any, shape: str | None = None, means: str = "
     if e == g:
         return None
     tail = ": transposed, a dimension summed away, or one kept with keepdim?"
+    if e == ():
+        return f"return a 0-dimensional tensor, shape () (got {g}): e.g. .sum() over everything, not .sum(0) or [x]"
     names = [n.strip() for n in shape.strip("() ").split(",") if n.strip()] if shape else []
-    if len(names) != len(e):
+    if not shape or len(names) != len(e):
         return f"return a tensor of shape {e} on this input, like the reference (got {g}){tail}"
     by_size: dict[int, str | None] = {}
     for size, name in zip(e, names):
@@ -268,12 +272,12 @@ def _fmt(x: Any) -> str:
                 t = t.to(torch.float64)
                 # |x| < 1e-6 is 0 to every check (atol 1e-5): print it as 0, not -0.000 or -1.0e-09 (sci mode)
                 t = torch.where(t.abs() < 1e-6, torch.zeros_like(t), t)
-            old = torch._tensor_str.PRINT_OPTS.precision
-            torch.set_printoptions(precision=3)
+            old, old_sci = torch._tensor_str.PRINT_OPTS.precision, torch._tensor_str.PRINT_OPTS.sci_mode
+            torch.set_printoptions(precision=3, sci_mode=False)     # expected and got in one format, never 3.5e-02
             try:
-                s = repr(t).replace(", dtype=torch.float64", "")
+                s = re.sub(r",\s*dtype=torch\.float64", "", repr(t))
             finally:
-                torch.set_printoptions(precision=old)
+                torch.set_printoptions(precision=old, sci_mode=old_sci)
             return re.sub(r"-(0\.0+(?:e[+-]00)?)(?![0-9])", r" \1", s)    # -0.000 (a tiny negative) prints 0.000
     if isinstance(x, dict):
         return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in x.items()) + "}"
