@@ -186,3 +186,15 @@ def test_estimator_validation():
         G.Estimator(group_advantage="ppo", group_size=4)
     with pytest.raises(ValueError, match="unknown aggregation"):
         G.Estimator(aggregation="mean")
+
+
+def test_k2_or_k3_in_the_reward_warns_that_it_is_not_the_kl_gradient():
+    import warnings
+    from pglab.algos.grpo import GroupConfig
+    for est in ("k2", "k3"):
+        with pytest.warns(UserWarning, match="only k1 does"):
+            GroupConfig(kl_coef=0.1, kl_placement="reward", kl_estimator=est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GroupConfig(kl_coef=0.1, kl_placement="reward", kl_estimator="k1")
+        GroupConfig(kl_coef=0.1, kl_placement="loss", kl_estimator="k3")

@@ -41,6 +41,7 @@ What each choice does to the gradient (chapter 07 measures it against the exact 
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -145,6 +146,11 @@ class GroupConfig:
             if self.kl_coef == 0:
                 raise ValueError(f"kl_estimator={self.kl_estimator!r} does not apply when kl_coef = 0 (no KL term)")
             checks.choice("kl_estimator", self.kl_estimator, list(kl.ESTIMATORS))
+            if self.kl_placement == "reward" and self.kl_estimator != "k1":
+                # Only k1 in the reward gives E[k1 ∇log π] = ∇KL(π‖π_ref); k2/k3 estimate the KL's value, but as a
+                # reward their score-function gradient is another direction (chapter 07 §4: k3 is 79 % off).
+                warnings.warn(f"kl_estimator={self.kl_estimator!r} in the reward does not follow ∇KL(π‖π_ref): only "
+                              "k1 does (chapter 07 §4); use k1 in the reward, or kl_placement='loss'", stacklevel=3)
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
         if self.max_grad_norm is not None:
             self.max_grad_norm = checks.positive_float("max_grad_norm", self.max_grad_norm)
