@@ -26,7 +26,7 @@ test: $(STAMP)  ## set up, then run the whole test suite (package, doctests, not
 app: $(STAMP)  ## serve the live lab stand-alone with Voila (offline template, idle kernels culled: binder/jupyter)
 	JUPYTER_CONFIG_PATH=$(CURDIR)/binder/jupyter JUPYTER_PATH=$(CURDIR)/binder/jupyter $(BIN)/voila notebooks/app.ipynb
 
-benchmark: $(STAMP)  ## every speed measurement, each printed side by side (a few minutes; run on an idle machine)
+benchmark: $(STAMP)  ## throughput, update cost and sweep scaling, side by side (a few minutes; run on an idle machine)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/updates.py
 	$(BIN)/python benchmarks/sweep.py
