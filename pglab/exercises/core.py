@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import numbers
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -195,6 +196,35 @@ def default_observe(fn: Callable[..., Any], inputs: dict[str, Any]) -> Any:
     return call(fn, inputs)
 
 
+def is_number(x: Any) -> bool:
+    """A Python or NumPy scalar (``0.25``, ``np.float64(0.25)``, ``3``), not a tensor or an array."""
+    return isinstance(x, numbers.Number) and not isinstance(x, torch.Tensor)
+
+
+RETURNED_NUMBER_HINT = ("keep the result a torch tensor, computed with torch operations: no .item(), float(), "
+                        "int() or .tolist() on the way (a float has no shape and no gradient).")
+
+
+def unusable_output(out: Any, error: str) -> tuple[str, str, str]:
+    """(problem, hint key, hint) for a returned value the check cannot use — said as *returned*, never as an error
+    raised by the student's code (the function ran to its ``return``).
+
+    >>> unusable_output(0.5, "")[:2]
+    ('your function returned a float where a tensor is expected', 'returned_float')
+    """
+    kind = type(out).__name__
+    if is_number(out):
+        kind = "float" if isinstance(out, numbers.Real) and not isinstance(out, numbers.Integral) else kind
+        return (f"your function returned a {kind} where a tensor is expected", "returned_float",
+                RETURNED_NUMBER_HINT)
+    if isinstance(out, (tuple, list)) and any(is_number(x) for x in out):
+        return (f"your function returned a {kind} holding a float where tensors are expected", "returned_float",
+                RETURNED_NUMBER_HINT)
+    return (f"your function returned a {kind} that the check could not use ({error})", "unusable_output",
+            "return what the exercise asks for (its type and shape are stated above the function): "
+            "compare your `return` line with it.")
+
+
 @dataclass
 class CheckResult:
     """What :func:`check` found. ``status`` is one of 'passed', 'not implemented', 'failed', 'error'."""
@@ -331,17 +361,30 @@ class Exercise:
                 label = f"{case.label} (seed {seed})"
                 expected = self.observe(self.reference, clone_inputs(case.inputs))
                 mine = clone_inputs(case.inputs)                      # the student's copies of the inputs
+                returned: list[Any] = []                              # what the student's function returned
+
+                def recorded(*args: Any, _fn: Callable[..., Any] = student, _box: list = returned, **kw: Any) -> Any:
+                    out = _fn(*args, **kw)
+                    _box.append(out)
+                    return out
                 try:
-                    got = self.observe(student, mine)
+                    got = self.observe(recorded, mine)
                 except NotImplementedYet as exc:
                     return CheckResult(self.name, "not implemented", f"`{self.function}`: {exc}")
                 except WrongOutput as exc:
                     return CheckResult(self.name, "failed", "", label, case.inputs, expected, "(see problem)",
                                        str(exc), exc.key, exc.hint or NO_MATCH_HINT, n + 1)
-                except Exception as exc:   # the student's bug: one line, with the input, no traceback
+                except Exception as exc:
                     first = (str(exc).strip().splitlines() or [""])[0]
+                    if returned:    # the function returned; what it returned could not be used by the check
+                        return CheckResult(self.name, "failed", "", label, case.inputs, expected, returned[-1],
+                                           *unusable_output(returned[-1], f"{type(exc).__name__}: {first}"), n + 1)
+                    # the student's bug: one line, with the input, no traceback
                     return CheckResult(self.name, "error", f"{type(exc).__name__}: {first}", label,
                                        case.inputs, cases_run=n)
+                if is_number(got) and not is_number(expected) and self.compare(expected, got) is not None:
+                    return CheckResult(self.name, "failed", "", label, case.inputs, expected, got,
+                                       *unusable_output(got, ""), n + 1)
                 problem = self.compare(expected, got)
                 n += 1
                 changed = changed_input(case.inputs, mine)
@@ -358,6 +401,20 @@ class Exercise:
                     return CheckResult(self.name, "failed", "", label, case.inputs, expected, got, problem,
                                        "shape" if shape else None, shape or NO_MATCH_HINT, n)
         return CheckResult(self.name, "passed", cases_run=n)
+
+
+LETTER = re.compile(r"\s*[(\[]?\s*([A-Za-z])\s*[)\]]?\s*[.:]?\s*")
+"""One letter as students write it: ``B``, `` b ``, ``B.``, ``(B)``, ``b)``, ``[B]``, ``B:``."""
+
+
+def read_letter(text: str) -> str:
+    """The letter a short answer names, upper-cased; the stripped text itself when it is not one letter.
+
+    >>> [read_letter(t) for t in ("B.", "(B)", "b)", " B ", "[c]", "B:", "AB", "B. because")]
+    ['B', 'B', 'B', 'B', 'C', 'B', 'AB', 'B. BECAUSE']
+    """
+    m = LETTER.fullmatch(text)
+    return m.group(1).upper() if m else text.strip().upper()
 
 
 @dataclass
@@ -411,7 +468,7 @@ class ChoiceQuestion:
         if value is None or value is Ellipsis or (isinstance(value, str) and not value.strip()):
             return CheckResult(self.name, "not implemented", f"set `{self.variable}` to one of the letters "
                                f"{self._letters()}, as a string: {self.variable} = \"{example}\".")
-        letter = value.strip().upper() if isinstance(value, str) else value
+        letter = read_letter(value) if isinstance(value, str) else value
         if letter not in self.choices:
             return CheckResult(self.name, "failed", got=value, expected=f"one of {self._letters()}",
                                problem=f"{value!r} is not one of the choices", hint_key="invalid",
