@@ -22,8 +22,8 @@ from .train import History
 __version__ = "0.2.0"
 
 # Imported on first use: the live lab needs ipywidgets/IPython (the ``[app]`` extra) and the
-# plots need matplotlib, neither of which a plain ``import pglab`` should pay for.
-_LAZY = ("app", "chapter_widgets", "meter", "notebook", "plots", "race")
+# plots need matplotlib, ``pglab.hf`` needs transformers (the ``[hf]`` extra): a plain ``import pglab`` pays for none.
+_LAZY = ("app", "chapter_widgets", "hf", "meter", "notebook", "plots", "race")
 
 
 def __getattr__(name: str) -> Any:

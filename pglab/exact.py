@@ -22,27 +22,37 @@ import torch
 from . import checks
 from .gradients import flat_grad
 from .rollout import token_logprobs
+from .policies.protocol import eos_id as _eos, pad_id as _pad
 from .vocab import EOS_ID, PAD_ID
 
 MAX_SEQUENCES = 2 ** 18
 
 
-def enumerate_completions(vocab_size: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every completion as ``(ids (N, T), mask (N, T))``, PAD after EOS."""
+def enumerate_completions(vocab_size: int, horizon: int, *, eos_id: int = EOS_ID,
+                          pad_id: int = PAD_ID) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every completion as ``(ids (N, T), mask (N, T))``, ``pad_id`` after ``eos_id``.
+
+    The ids default to pglab's vocabulary; pass a foreign policy's own (``policy.eos_id``,
+    ``policy.pad_id``), or call :func:`policy_completions`."""
     V = checks.positive_int("vocab_size", vocab_size, minimum=3)
     T = checks.positive_int("horizon", horizon)
     if V ** T > MAX_SEQUENCES:
         raise ValueError(f"enumerating |V|^T = {V}^{T} = {V ** T:,} sequences exceeds the limit "
                          f"MAX_SEQUENCES = {MAX_SEQUENCES:,}; use a smaller vocabulary or horizon")
-    body = [t for t in range(V) if t != EOS_ID]
+    body = [t for t in range(V) if t != eos_id]
     rows: list[list[int]] = []
     for k in range(T):                                    # k non-EOS tokens, then EOS
-        rows += [[*prefix, EOS_ID] + [PAD_ID] * (T - k - 1) for prefix in itertools.product(body, repeat=k)]
+        rows += [[*prefix, eos_id] + [pad_id] * (T - k - 1) for prefix in itertools.product(body, repeat=k)]
     rows += [list(prefix) for prefix in itertools.product(body, repeat=T)]   # no EOS: runs to the horizon
     ids = torch.tensor(rows, dtype=torch.long)
-    eos = (ids == EOS_ID).long()
+    eos = (ids == eos_id).long()
     mask = ((eos.cumsum(1) - eos) == 0).float()
     return ids, mask
+
+
+def policy_completions(policy, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`enumerate_completions` with the policy's own vocabulary size and end/pad ids."""
+    return enumerate_completions(policy.vocab_size, horizon, eos_id=_eos(policy), pad_id=_pad(policy))
 
 
 def sequence_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
@@ -54,7 +64,7 @@ def sequence_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1
 def _enumerated(policy, task, prompts: torch.Tensor, gamma: float = 1.0):
     """For each prompt: (log p_θ(τ) with grad, R(τ)) over every enumerated completion τ."""
     checks.unit_interval("gamma", gamma)
-    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
+    ids, mask = policy_completions(policy, task.max_new_tokens)
     if len(prompts) * policy.vocab_size ** task.max_new_tokens > MAX_SEQUENCES:
         raise ValueError(f"{len(prompts)} prompts × {policy.vocab_size}^{task.max_new_tokens} sequences "
                          f"exceed MAX_SEQUENCES = {MAX_SEQUENCES:,}; use fewer prompts")
@@ -95,7 +105,7 @@ def expected_estimate(policy, task, prompts: torch.Tensor, returns: str = "rewar
     from .advantages import RETURNS
     weights_fn = RETURNS[checks.choice("returns", returns, list(RETURNS))]
     checks.unit_interval("gamma", gamma)
-    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
+    ids, mask = policy_completions(policy, task.max_new_tokens)
     ids, mask = ids.to(policy.device), mask.to(policy.device)
     total = 0.0
     for prompt in prompts.to(policy.device):

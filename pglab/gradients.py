@@ -163,11 +163,12 @@ def per_sample_gradients(policy, prompts: torch.Tensor, completions: torch.Tenso
     """∇_θ Σ_t w_{n,t} log π_θ(a_{n,t}|s_{n,t}) for every sample n, flattened: (N, P_θ).
 
     ``method="vmap"`` vectorises with torch.func; ``"loop"`` is the plain
-    reference — one ``torch.autograd.grad`` per sample — and the fallback if vmap fails.
+    reference — one ``torch.autograd.grad`` per sample — and the fallback if vmap fails
+    or the policy says it cannot be vmapped (``policy.vmappable = False``, as :mod:`pglab.hf` does).
     """
     checks.choice("method", method, ["vmap", "loop"])
     params = policy_parameters(policy)
-    if method == "vmap":
+    if method == "vmap" and getattr(policy, "vmappable", True):     # an HF model (pglab.hf) loops
         detached = {n: p.detach() for n, p in params.items()}
         f = lambda p, x, y, w: _weighted_logprob(policy, p, x, y, w)  # noqa: E731
         policy.set_fused(False)                      # the fused RNN kernels do not vmap
@@ -220,8 +221,8 @@ def exact_values(policy, task, prompts: torch.Tensor, gamma: float = 1.0
     (p_θ(τ) on the valid tokens of τ, divided by the number of prompts). An independent yardstick
     for a critic: unlike the critic's own target y_t, it contains nothing of V_φ.
     """
-    from .exact import enumerate_completions                # exact imports this module
-    ids, mask = enumerate_completions(policy.vocab_size, task.max_new_tokens)
+    from .exact import policy_completions                   # exact imports this module
+    ids, mask = policy_completions(policy, task.max_new_tokens)
     ids, mask = ids.to(policy.device), mask.to(policy.device)
     v_true, v_critic, weight = [], [], []
     with torch.no_grad():

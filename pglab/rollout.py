@@ -6,9 +6,20 @@ algorithms need. :func:`token_logprobs` recomputes log π_θ(a_t|s_t) in a singl
 teacher-forced pass *with* grad — cheaper than keeping the sampling graph, and
 the identity ``token_logprobs == old_logprobs`` is a test of both.
 
-Randomness: uniform numbers for every (row, step, token) are drawn up front
-from the caller's CPU ``torch.Generator`` and turned into tokens by the
-Gumbel-max trick, so the same seed gives the same tokens on any device.
+Memory: one step at a time. Each step holds the logits of that step, O(B·V),
+never a B×T×V tensor, and keeps only what the algorithms need of it — the
+log-prob and the entropy of the chosen token, (B,) each. At GPT-2's V = 50,257
+with B = 64 a step's logits are 13 MB; the whole B×T×V block at T = 128 would be 1.6 GB.
+
+Randomness: one uniform number per row and step, drawn from the caller's CPU
+``torch.Generator`` (B numbers per step, in step order), is turned into a token by
+the inverse CDF of softmax(logits / temperature). The same seed therefore gives the
+same tokens on any device (up to a rounding tie at a CDF boundary, as rare as a tie
+in float32). Since pglab 0.3 the draws are per step; until then B×T×V uniforms were
+drawn up front for the Gumbel-max trick, so a seed's samples changed once then.
+
+Old log-probs are recorded in the policy's precision (at least float32): a float64
+policy gets float64 ``old_logprobs``, so the PPO ratio at the old θ is exactly 1.
 """
 from __future__ import annotations
 
@@ -18,10 +29,11 @@ import torch
 import torch.nn.functional as F
 
 from . import checks
-from .vocab import EOS_ID, PAD_ID
+from .policies.protocol import eos_id as policy_eos_id, pad_id as policy_pad_id
+from .vocab import EOS_ID
 
 MAX_NEW_TOKENS = 4096
-"""Longest completion ``sample`` draws (B × T × V uniforms are drawn up front)."""
+"""Longest completion ``sample`` draws."""
 
 
 @dataclass
@@ -54,44 +66,59 @@ class TokenOutputs:
 @torch.no_grad()
 def sample(policy, prompt_ids: torch.Tensor, max_new_tokens: int, *, generator: torch.Generator,
            temperature: float = 1.0, greedy: bool = False) -> Rollout:
-    """Sample one completion per prompt row.
+    """Sample one completion per prompt row, one token per step for the whole batch.
 
-    Tokens come from softmax(logits / temperature) by the Gumbel-max trick:
-    argmax_a (z_a + g_a) with g_a = −log(−log u_a) is an exact sample of
-    softmax(z). ``greedy=True`` takes argmax_a z_a (log-probs recorded at
-    temperature 1). Log-probs and entropies are computed once, after the loop.
+    Each step: p = softmax(z / temperature) over the V logits z, then with u ~ U[0, 1)
+    from ``generator`` the token a = min{a : Σ_{b≤a} p_b > u · Σ_b p_b} (inverse CDF: an exact
+    sample of p). ``greedy=True`` takes argmax_a z_a (log-probs recorded at temperature 1).
+    The chosen token's log p_a and the entropy −Σ_b p_b log p_b are kept as the loop goes;
+    rows stop at the policy's ``eos_id`` and are padded with its ``pad_id``.
     """
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) so that "
                          f"sampling is reproducible, got {generator!r}")
     T = checks.positive_int("max_new_tokens", max_new_tokens, maximum=MAX_NEW_TOKENS)
     temperature = 1.0 if greedy else checks.positive_float("temperature", temperature)
-    device = policy.device
+    device, eos, pad = policy.device, policy_eos_id(policy), policy_pad_id(policy)
     prompt_ids = prompt_ids.to(device)
-    B, V = prompt_ids.shape[0], policy.vocab_size
-    u = torch.rand(B, T, V, generator=generator).clamp_(1e-20, 1.0).to(device)  # drawn up front
-    gumbel = -torch.log(-torch.log(u))                                         # (B, T, V)
-    tokens = torch.full((B, T), PAD_ID, dtype=torch.long, device=device)
-    scaled = torch.zeros(B, T, V, device=device)                               # logits / temperature
+    B = prompt_ids.shape[0]
+    tokens = torch.full((B, T), pad, dtype=torch.long, device=device)
     finished = torch.zeros(B, dtype=torch.bool, device=device)
     logits, state = policy.prefill(prompt_ids)                                 # (B, V)
+    dtype = torch.promote_types(logits.dtype, torch.float32)                   # fp32 under bf16/fp16, fp64 kept
+    old_logprobs = torch.zeros(B, T, dtype=dtype, device=device)
+    entropy = torch.zeros(B, T, dtype=dtype, device=device)
     for t in range(T):
-        scaled[:, t] = logits.float() / temperature
-        tok = scaled[:, t].argmax(-1) if greedy else (scaled[:, t] + gumbel[:, t]).argmax(-1)
-        tokens[:, t] = tok.masked_fill(finished, PAD_ID)
-        finished |= tok == EOS_ID
+        u = torch.rand(B, generator=generator, dtype=torch.float64)           # B draws per step, on the CPU
+        tok, old_logprobs[:, t], entropy[:, t] = _choose(logits, u, temperature, greedy, dtype)
+        del logits                                                            # one step's (B, V) at a time
+        tokens[:, t] = tok.masked_fill(finished, pad)
+        finished |= tok == eos
         if t + 1 == T or bool(finished.all()):
             break
         logits, state = policy.step(tokens[:, t], state)
-    mask = completion_mask(tokens)
-    logp = F.log_softmax(scaled, -1)                                           # (B, T, V)
-    old_logprobs = logp.gather(-1, tokens[..., None]).squeeze(-1) * mask
-    entropy = -(logp.exp() * logp).sum(-1) * mask
+    del state
+    mask = completion_mask(tokens, eos).to(dtype)
     values = None
     if policy.has_value:
         ids = torch.cat([prompt_ids, tokens[:, :-1]], 1)
         values = policy.values(ids)[:, prompt_ids.shape[1] - 1:] * mask
-    return Rollout(prompt_ids, tokens, mask, old_logprobs, entropy, values)
+    return Rollout(prompt_ids, tokens, mask, old_logprobs * mask, entropy * mask, values)
+
+
+def _choose(logits: torch.Tensor, u: torch.Tensor, temperature: float, greedy: bool,
+            dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(token, log p(token), entropy) per row from one step's logits (B, V); two (B, V) buffers at most."""
+    logp = F.log_softmax(logits.to(dtype) / temperature, -1)                  # log p = z/τ − logsumexp(z/τ)
+    p = logp.exp()
+    ent = -torch.linalg.vecdot(p, logp.clamp_min(torch.finfo(dtype).min))     # −Σ p log p (0·log 0 = 0)
+    if greedy:
+        tok = logits.argmax(-1)
+    else:
+        cdf = p.cumsum_(-1)                                                   # in place: p is not needed again
+        x = u.to(device=cdf.device, dtype=dtype)[:, None] * cdf[:, -1:]       # u · Σ p  (Σ p = 1 up to rounding)
+        tok = torch.searchsorted(cdf, x, right=True).squeeze(-1).clamp_max_(cdf.shape[-1] - 1)
+    return tok, logp.gather(-1, tok[:, None]).squeeze(-1), ent
 
 
 def token_logprobs(policy, prompt_ids: torch.Tensor, completion_ids: torch.Tensor, *,
@@ -112,12 +139,12 @@ def token_logprobs(policy, prompt_ids: torch.Tensor, completion_ids: torch.Tenso
     return TokenOutputs(taken, entropy, values)
 
 
-def completion_mask(completion_ids: torch.Tensor) -> torch.Tensor:
-    """1.0 up to and including the first EOS of each row, 0.0 after it.
+def completion_mask(completion_ids: torch.Tensor, eos_id: int = EOS_ID) -> torch.Tensor:
+    """1.0 up to and including the first ``eos_id`` of each row, 0.0 after it.
 
     >>> completion_mask(torch.tensor([[5, 2, 0, 0], [5, 6, 7, 8]]))
     tensor([[1., 1., 0., 0.],
             [1., 1., 1., 1.]])
     """
-    eos = (completion_ids == EOS_ID).long()
+    eos = (completion_ids == eos_id).long()
     return ((eos.cumsum(1) - eos) == 0).float()   # no EOS strictly before t

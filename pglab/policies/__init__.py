@@ -1,7 +1,8 @@
 """Token policies π_θ(a_t | s_t): a trunk, a language-model head, an optional value head.
 
 The state s_t is the token prefix (prompt + completion so far); the action a_t
-is the next token. Every policy offers
+is the next token. :class:`~pglab.policies.protocol.PolicyProtocol` is the whole
+contract, which a Hugging Face model wrapped by :func:`pglab.hf.policy` meets too. Every policy offers
 
 * ``forward(ids) -> logits (B, L, V)`` — teacher-forced; position i scores token i+1;
 * ``evaluate(ids) -> (logits, values)`` — values (B, L) or None without a value head;
@@ -19,6 +20,8 @@ import torch
 from torch import nn
 
 from .. import checks
+from ..vocab import EOS_ID, PAD_ID
+from .protocol import PolicyProtocol, eos_id, pad_id
 from .recurrent import GRUTrunk, LSTMTrunk
 from .transformer import TransformerTrunk
 
@@ -86,6 +89,11 @@ class Policy(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    eos_id = EOS_ID
+    """End of a completion: pglab's vocabulary puts it at 2 for every task."""
+    pad_id = PAD_ID
+    """Padding after EOS and in front of short prompts: 0 in pglab's vocabulary."""
 
     @property
     def has_value(self) -> bool:
@@ -240,7 +248,12 @@ def policy_from_spec(spec: dict[str, Any], device: str | torch.device = "cpu") -
 
 
 def check_compatible(policy: Policy, vocab_size: int) -> None:
-    """Raise if the policy's output size differs from the task's vocabulary size."""
+    """Raise if the policy's output size differs from the task's vocabulary size.
+
+    A foreign model (:func:`pglab.hf.policy`) may have more output rows than its tokenizer
+    has tokens (embedding matrices are often padded); it only needs at least as many."""
+    if getattr(policy, "tokenizer", None) is not None and policy.vocab_size >= vocab_size:
+        return
     if policy.vocab_size != vocab_size:
         raise ValueError(f"policy vocab_size={policy.vocab_size} does not match the task's "
                          f"vocabulary size {vocab_size}; build the policy with make_policy(kind, len(task.vocab))")
