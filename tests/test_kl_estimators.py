@@ -94,3 +94,54 @@ def test_k3_has_lower_variance_than_k1_near_the_reference(pair):
 def test_unknown_estimator_is_a_clear_error():
     with pytest.raises(ValueError, match="kl_estimator 'k4'"):
         kl.estimate("k4", torch.zeros(1, 1), torch.zeros(1, 1), torch.ones(1, 1))
+
+
+def test_k3_stays_non_negative_and_accurate_for_tiny_log_ratios_in_float32():
+    """k3 = (r − 1) − log r ≥ 0 always; exp(x) − 1 − x in float32 cancels to −5.6e-8 at x = 1e-4 (true +5e-9)."""
+    log_r = torch.tensor([[1e-4, -1e-4, 3e-5, -1e-6, 1e-7, 0.3]])
+    zeros, mask = torch.zeros_like(log_r), torch.ones_like(log_r)
+    k3_32 = kl.k3(zeros, log_r, mask)                                     # logp = 0, logp_ref = log r
+    k3_64 = kl.k3(zeros.double(), log_r.double(), mask.double())
+    assert (k3_32 >= 0).all()
+    err = (k3_32.double() - k3_64).abs()                                  # float32 keeps x to one ulp ≈ 6e-8 |x|
+    assert (err <= 1e-3 * k3_64 + 1.2e-7 * log_r.double().abs()).all()
+    assert k3_32[0, 0].item() == pytest.approx(0.5e-8, rel=1e-3)          # ½x² + x³/6 at x = 1e-4
+
+
+def test_in_the_loss_k2_follows_the_reverse_kl_and_k3_the_forward_kl_per_state():
+    """Per state, with a ∼ π and the sample held fixed (GRPO's KL in the loss):
+    E[∇k1] = 0, E[∇k2] = ∇KL(π ‖ π_ref) (reverse), E[∇k3] = ∇KL(π_ref ‖ π) (forward) — against
+    torch.distributions' KL differentiated by autograd."""
+    gen = torch.Generator().manual_seed(1)
+    Cat, KL = torch.distributions.Categorical, torch.distributions.kl_divergence
+    for _ in range(3):
+        logits = (torch.randn(6, generator=gen) * 1.5).requires_grad_(True)
+        ref_logits = torch.randn(6, generator=gen) * 1.5
+        logp_ref = ref_logits.log_softmax(-1)
+
+        def expected_grad(name):                      # Σ_a π(a) ∇k(a), π(a) held fixed: the pathwise mean
+            logp = logits.log_softmax(-1)
+            k = kl.ESTIMATORS[name](logp[None], logp_ref[None], torch.ones(1, 6))[0]
+            return torch.autograd.grad((logp.exp().detach() * k).sum(), logits)[0]
+
+        grad = lambda f: torch.autograd.grad(f(), logits)[0]
+        reverse = grad(lambda: KL(Cat(logits=logits), Cat(logits=ref_logits)))     # KL(π ‖ π_ref)
+        forward = grad(lambda: KL(Cat(logits=ref_logits), Cat(logits=logits)))     # KL(π_ref ‖ π)
+        assert expected_grad("k1").abs().max() < 1e-6
+        assert torch.allclose(expected_grad("k2"), reverse, atol=1e-5)
+        assert torch.allclose(expected_grad("k3"), forward, atol=1e-5)
+        assert (forward - reverse).norm() > 1e-2                                   # the two really differ here
+
+
+def test_off_policy_samples_bias_k1_and_k3(pair):
+    """With the tokens drawn by another policy μ (a later epoch on one batch), Σ k1 and Σ k3 under π's
+    log-probs no longer average to KL(π ‖ π_ref); sampler=π gives back the on-policy moments."""
+    problem, reference = pair
+    mu = exact.tiny_problem(seed=2).policy
+    exact_kl = exact.kl_divergence(problem.policy, reference, problem.task, problem.prompts)
+    for name in kl.UNBIASED:
+        on = kl.exact_moments(problem.policy, reference, problem.task, problem.prompts, name)
+        same = kl.exact_moments(problem.policy, reference, problem.task, problem.prompts, name, sampler=problem.policy)
+        off = kl.exact_moments(problem.policy, reference, problem.task, problem.prompts, name, sampler=mu)
+        assert same == pytest.approx(on, rel=1e-6)
+        assert abs(off[0] - exact_kl) > 0.02 * exact_kl, name
