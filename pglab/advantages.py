@@ -231,24 +231,67 @@ def leave_one_out(inp: BaselineInputs) -> torch.Tensor:
     return ((G - b) * m).view_as(inp.returns)
 
 
-def group_normalised(inp: BaselineInputs) -> torch.Tensor:
-    """GRPO-style: A = (G − group mean) / (group std + ε), over the K samples of a prompt.
+GROUP_ADVANTAGES = ("rloo", "grpo", "dr_grpo")
+GRPO_EPS = 1e-4
+"""ε in GRPO's (std + ε), as in TRL and DeepSeekMath's code."""
 
-    The mean includes the sample itself (an O(1/K) bias) and dividing by the
-    std rescales each prompt's gradient — it is no longer an unbiased estimate of
-    ∇J, but a well-scaled direction. A group whose returns are all equal has std 0
-    and gets A = 0 (no NaN): it carries no signal about which sample was better.
+
+def group_advantages(returns: torch.Tensor, group_size: int, kind: str = "grpo",
+                     mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Advantages from the K = ``group_size`` samples of each prompt (rows in consecutive groups of K):
+
+        RLOO      A_i = R_i − mean_{j≠i} R_j                          (Eq. 7.5)
+        GRPO      A_i = (R_i − mean_j R_j) / (std_j R_j + ε)          (Eq. 7.6; sample std, ε = 1e-4)
+        Dr. GRPO  A_i = R_i − mean_j R_j = (K−1)/K · A_i^RLOO        (Eq. 7.7)
+
+    The one definition of GRPO's advantage in pglab: chapter 07's algorithm uses it on whole
+    returns R (B,), chapter 04's ``group_norm`` baseline on G_t (B, T), column by column. The std
+    is the *sample* std (divide by K − 1), as TRL and DeepSeekMath's code compute it; the
+    population std would make every advantage √(K/(K−1)) smaller (1.155 at K = 4).
+    ``mask`` (same shape as ``returns``) leaves out rows that already ended: they get A = 0 and
+    do not enter their group's mean or std. A group whose valid returns are all equal gets
+    A = 0 (no NaN): it says nothing about which sample was better. The result keeps the
+    returns' dtype (float64 in, float64 out); the arithmetic runs in float64.
+
+    >>> R = torch.tensor([1., 0., 0., 0., 2., 2., 2., 2.])     # two prompts, K = 4
+    >>> group_advantages(R, 4, "rloo")                          # 1 − 0, 0 − 1/3, ...
+    tensor([ 1.0000, -0.3333, -0.3333, -0.3333,  0.0000,  0.0000,  0.0000,  0.0000])
+    >>> group_advantages(R, 4, "grpo")                          # 0.75 / (0.5 + 1e-4): sample std 0.5
+    tensor([ 1.4997, -0.4999, -0.4999, -0.4999,  0.0000,  0.0000,  0.0000,  0.0000])
     """
-    G, m = _groups(inp.returns * inp.mask, inp.group_size), _groups(inp.mask, inp.group_size)
-    G64, m64 = G.double(), m.double()      # float32 sums of equal values miss their mean by one rounding step
-    n = m64.sum(1, keepdim=True).clamp_min(1.0)
-    mean = G64.sum(1, keepdim=True) / n
-    std = ((((G64 - mean) * m64) ** 2).sum(1, keepdim=True) / n).sqrt()
-    big = torch.finfo(G64.dtype).max
-    hi = torch.where(m > 0, G64, -big).amax(1, keepdim=True)
-    lo = torch.where(m > 0, G64, big).amin(1, keepdim=True)
-    adv = torch.where(hi > lo, (G64 - mean) / (std + 1e-6), 0.0)     # equal returns: exactly A = 0
-    return (adv * m64).to(G.dtype).view_as(inp.returns)
+    checks.choice("advantage", kind, GROUP_ADVANTAGES)
+    K = checks.positive_int("group_size", group_size, minimum=2)
+    if returns.shape[0] % K:
+        raise ValueError(f"group_size must be >= 2 and divide the batch size {returns.shape[0]}, got {K}")
+    m = torch.ones_like(returns, dtype=torch.float64) if mask is None else mask.to(torch.float64)
+    R = returns.to(torch.float64).reshape(-1, K, *returns.shape[1:]) * m.reshape(-1, K, *returns.shape[1:])
+    m = m.reshape(R.shape)                              # (B/K, K, ...); float64: equal returns centre to exactly 0
+    n = m.sum(1, keepdim=True)                          # valid samples in the group
+    total = R.sum(1, keepdim=True)
+    if kind == "rloo":
+        adv = R - (total - R) / (n - 1).clamp_min(1.0)                          # R_i − mean_{j≠i} R_j
+    else:
+        mean = total / n.clamp_min(1.0)
+        adv = R - mean                                                           # R_i − mean_j R_j
+        if kind == "grpo":
+            std = ((((R - mean) * m) ** 2).sum(1, keepdim=True) / (n - 1).clamp_min(1.0)).sqrt()  # sample std
+            big = torch.finfo(R.dtype).max
+            varies = torch.where(m > 0, R, -big).amax(1, keepdim=True) > torch.where(m > 0, R, big).amin(1, keepdim=True)
+            adv = torch.where(varies, adv / (std + GRPO_EPS), 0.0)              # (R_i − mean) / (std + ε)
+    return (adv * m).reshape(returns.shape).to(returns.dtype)
+
+
+def group_normalised(inp: BaselineInputs) -> torch.Tensor:
+    """GRPO's advantage (:func:`group_advantages`, Eq. 7.6) applied to G_t at each step t.
+
+    A_i,t = (G_i,t − mean_j G_j,t) / (std_j G_j,t + ε) over the prompt's samples still running
+    at step t (sample std, ε = 1e-4). With a reward only at the end (GRPO's setting) G_t = R for
+    every t and this is exactly GRPO's per-sequence advantage on every token. The mean includes
+    the sample itself (an O(1/K) bias) and the division rescales each prompt's gradient: not an
+    unbiased estimate of ∇J, but a well-scaled direction.
+    """
+    _groups(inp.returns, inp.group_size)                            # the baselines' error for a bad K
+    return group_advantages(inp.returns, inp.group_size, "grpo", mask=inp.mask)
 
 
 def greedy(inp: BaselineInputs) -> torch.Tensor:

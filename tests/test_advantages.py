@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from pglab.advantages import (BASELINES, BaselineInputs, explained_variance, gae, masked_mean, nstep_returns,
-                              reward_so_far, reward_to_go, total_return, whiten)
+from pglab.advantages import (BASELINES, GRPO_EPS, BaselineInputs, explained_variance, gae, group_advantages,
+                              masked_mean, nstep_returns, reward_so_far, reward_to_go, total_return, whiten)
 
 R = torch.tensor([[1.0, 2.0, 3.0, 4.0],
                   [1.0, 0.0, 5.0, 9.0]])
@@ -100,7 +100,8 @@ def test_group_norm_zero_variance_group_gives_zero_not_nan():
     a = BASELINES["group_norm"](BaselineInputs(G, torch.ones(4, 2), group_size=2))
     assert torch.isfinite(a).all()
     assert torch.equal(a[:2], torch.zeros(2, 2))
-    assert torch.allclose(a[2:], torch.tensor([[-1.0, -1.0], [1.0, 1.0]]), atol=1e-4)
+    s = 2 ** 0.5                                        # sample std of [0, 2]
+    assert torch.allclose(a[2:], torch.tensor([[-1.0, -1.0], [1.0, 1.0]]) / (s + 1e-4), atol=1e-6)
 
 
 def test_group_baselines_reject_bad_group_sizes():
@@ -142,7 +143,7 @@ def test_group_norm_equal_float32_returns_give_exactly_zero(value, k):
     G[k:] = torch.linspace(0, 1, k)[:, None]           # a second group that does vary
     a = BASELINES["group_norm"](BaselineInputs(G, torch.ones(2 * k, 3), group_size=k))
     assert torch.equal(a[:k], torch.zeros(k, 3))
-    assert a[k:].abs().max() > 1.0
+    assert a[k:].abs().max() > 0.9
 
 
 def test_group_norm_ignores_finished_rows_when_checking_equality():
@@ -166,3 +167,62 @@ def test_discounted_reward_to_go_is_gamma_t_times_reward_to_go():
                              [1 + 0 + 5 * g ** 2, g * (0 + 5 * g), g ** 2 * 5, 0.0]])
     assert torch.allclose(discounted_reward_to_go(R, M, g), expected)
     assert torch.allclose(discounted_reward_to_go(R, M, 1.0), reward_to_go(R, M, 1.0))
+
+
+def test_group_advantages_grpo_by_hand_sample_std():
+    R = torch.tensor([1.0, 0, 0, 0, 3, 1, 2, 2])
+    s1, s2 = 0.5, (2 / 3) ** 0.5                        # sample stds (divide by K − 1) of [1,0,0,0] and [3,1,2,2]
+    expected = torch.tensor([0.75 / (s1 + 1e-4), *[-0.25 / (s1 + 1e-4)] * 3,
+                             1 / (s2 + 1e-4), -1 / (s2 + 1e-4), 0, 0])
+    assert GRPO_EPS == 1e-4
+    assert torch.allclose(group_advantages(R, 4, "grpo"), expected, atol=1e-6)
+    assert torch.allclose(group_advantages(R, 4, "dr_grpo"), 3 / 4 * group_advantages(R, 4, "rloo"), atol=1e-6)
+
+
+def test_group_advantages_is_the_algorithm_s_definition():
+    from pglab.algos import grpo
+    R = torch.randn(24, generator=torch.Generator().manual_seed(3))
+    for kind in ("rloo", "grpo", "dr_grpo"):
+        assert torch.allclose(group_advantages(R, 8, kind), grpo.group_advantages(R, 8, kind), atol=1e-6), kind
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", ["rloo", "grpo", "dr_grpo"])
+def test_group_advantages_keep_the_returns_dtype(dtype, kind):
+    R = torch.tensor([1.0, 0.1, 0.2, 0.3], dtype=dtype)
+    a = group_advantages(R, 4, kind)
+    assert a.dtype == dtype
+    if dtype == torch.float64:                          # float64 precision kept, not a float32 round trip
+        exact = {"rloo": 1.0 - 0.6 / 3, "dr_grpo": 1.0 - 1.6 / 4}
+        if kind in exact:
+            assert abs(a[0].item() - exact[kind]) < 1e-12
+
+
+def test_group_norm_baseline_is_group_advantages_per_step():
+    g = torch.Generator().manual_seed(1)
+    B, T, K = 12, 4, 4
+    G = torch.randn(B, T, generator=g)
+    mask = (torch.arange(T) < torch.randint(1, T + 1, (B, 1), generator=g)).float()
+    a = BASELINES["group_norm"](BaselineInputs(G, mask, group_size=K))
+    for t in range(T):                                  # by hand: only the rows still running at t
+        for grp in range(B // K):
+            rows = [i for i in range(grp * K, grp * K + K) if mask[i, t]]
+            if len(rows) < 2:
+                assert all(a[i, t] == 0 for i in rows)
+                continue
+            x = G[rows, t].double()
+            expected = (x - x.mean()) / (x.std() + GRPO_EPS)
+            assert torch.allclose(a[rows, t].double(), expected, atol=1e-5)
+    assert torch.equal(a * (1 - mask), torch.zeros(B, T))
+    # with a full mask, a column is exactly the per-sequence advantage of chapter 07
+    full = BASELINES["group_norm"](BaselineInputs(G, torch.ones(B, T), group_size=K))
+    assert torch.allclose(full[:, 2], group_advantages(G[:, 2], K, "grpo"), atol=1e-6)
+
+
+def test_group_advantages_reject_bad_input():
+    with pytest.raises(ValueError, match="unknown advantage 'ppo'"):
+        group_advantages(torch.zeros(4), 2, "ppo")
+    with pytest.raises(ValueError, match="group_size must be an integer >= 2"):
+        group_advantages(torch.zeros(4), 1)
+    with pytest.raises(ValueError, match="divide the batch size 4, got 3"):
+        group_advantages(torch.zeros(4), 3)
