@@ -33,6 +33,19 @@ def test_group_advantages_by_hand():
     assert g[0] > g[8]
 
 
+
+@pytest.mark.parametrize("kind", ["rloo", "grpo", "dr_grpo"])
+def test_group_advantages_keep_the_returns_dtype(kind):
+    """float64 returns give float64 advantages, exact to float64 (differences of 1e-12 survive); float32 stays
+    float32 (issue 19: a float64 policy must not be rounded to float32 anywhere on the way to its loss)."""
+    R64 = torch.tensor([1.0, 1.0 + 1e-12, 1.0, 1.0], dtype=torch.float64)
+    A64 = grpo.group_advantages(R64, 4, kind)
+    assert A64.dtype == torch.float64
+    assert A64[1] > 0 and (A64[[0, 2, 3]] < 0).all()                      # float32 would round every R to 1.0
+    assert grpo.group_advantages(R64.float(), 4, kind).dtype == torch.float32
+    assert callable(pg.algos.grpo.group_advantages)                       # the name chapter 07 imports
+
+
 def test_aggregation_by_hand():
     mask = torch.tensor([[1.0, 0, 0], [1, 1, 1]])
     ones = torch.ones(2, 3)

@@ -31,12 +31,16 @@ What each choice does to the gradient (chapter 07 measures it against the exact 
    long. Both bias the gradient away from ∇J. GRPO uses the sample std (K − 1), as TRL does; a group with
    equal returns gets A = 0.
 4. KL placement: "reward" subtracts β Σ_t k_t (k1 by default: RLOO's and the RLHF choice)
-   from R_i before the advantages; "loss" adds β k_t to the per-token loss (k3 by default:
-   GRPO's choice, with the gradient of k3 taken through log π_θ). β = 0 by default: pglab
+   from R_i before the advantages — an unbiased estimate of ∇(J − β KL(π_θ‖π_ref)), the
+   reverse KL; "loss" adds β k_t to the per-token loss (k3 by default: GRPO's choice, with the
+   gradient of k3 taken through log π_θ). In the loss, with the states held fixed, k3's expected
+   gradient is that of the per-state *forward* KL(π_ref‖π_θ), k2's that of the per-state
+   reverse KL, and k1's is zero only with a fixed weight per token ("sequence_sum") on fresh
+   samples — not with 1/|o_i|, nor on a batch from an older policy (chapter 07 §4). β = 0 by default: pglab
    has no SFT model to anchor to (DeepSeekMath used β = 0.04; Dr. GRPO drops the term) —
    pass ``train(..., reference=...)`` and ``kl_coef`` to use one.
-5. Defaults: K = 8, one epoch and one minibatch (DeepSeekMath's iterative GRPO takes a
-   single step per batch, where ρ = 1 and the clip is inactive); raise ``epochs`` and
+5. Defaults: K = 8, one epoch and one minibatch: one policy update per batch (μ = 1 in
+   DeepSeekMath's notation), where ρ = 1 and the clip is inactive; raise ``epochs`` and
    ``minibatches`` to re-use each batch PPO-style (ε = 0.2). No critic is trained.
 """
 from __future__ import annotations
@@ -147,8 +151,8 @@ class GroupConfig:
                 raise ValueError(f"kl_estimator={self.kl_estimator!r} does not apply when kl_coef = 0 (no KL term)")
             checks.choice("kl_estimator", self.kl_estimator, list(kl.ESTIMATORS))
             if self.kl_placement == "reward" and self.kl_estimator != "k1":
-                # Only k1 in the reward gives E[k1 ∇log π] = ∇KL(π‖π_ref); k2/k3 estimate the KL's value, but as a
-                # reward their score-function gradient is another direction (chapter 07 §4: k3 is 79 % off).
+                # Only k1 in the reward gives E[k1 ∇log π] = ∇KL(π‖π_ref) (the reverse KL); k2/k3 estimate the KL's
+                # value, but as a reward their score-function gradient is another direction (chapter 07 §4: k3 is 79 % off).
                 warnings.warn(f"kl_estimator={self.kl_estimator!r} in the reward does not follow ∇KL(π‖π_ref): only "
                               "k1 does (chapter 07 §4); use k1 in the reward, or kl_placement='loss'", stacklevel=3)
         self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
