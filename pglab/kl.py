@@ -68,7 +68,7 @@ def k2(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.
 def k3(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """k3_t = (r_t − 1) − log r_t: non-negative (log x ≤ x − 1), unbiased (E_π[r − 1 | s] = 0)."""
     log_r = (logp_ref - logp) * mask                                  # 0 where masked, so r − 1 − log r = 0 there
-    return (torch.expm1(log_r) - log_r) * mask                        # (r − 1) − log r; expm1: no cancellation near 0
+    return (torch.expm1(log_r) - log_r) * mask                        # (r − 1) − log r, no cancellation at 0
 
 
 ESTIMATORS: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {

@@ -125,8 +125,8 @@ def test_in_the_loss_k2_follows_the_reverse_kl_and_k3_the_forward_kl_per_state()
             return torch.autograd.grad((logp.exp().detach() * k).sum(), logits)[0]
 
         grad = lambda f: torch.autograd.grad(f(), logits)[0]
-        reverse = grad(lambda: KL(Cat(logits=logits), Cat(logits=ref_logits)))     # KL(π ‖ π_ref)
-        forward = grad(lambda: KL(Cat(logits=ref_logits), Cat(logits=logits)))     # KL(π_ref ‖ π)
+        reverse = grad(lambda: KL(Cat(logits=logits), Cat(logits=ref_logits)))   # KL(π ‖ π_ref)
+        forward = grad(lambda: KL(Cat(logits=ref_logits), Cat(logits=logits)))   # KL(π_ref ‖ π)
         assert expected_grad("k1").abs().max() < 1e-6
         assert torch.allclose(expected_grad("k2"), reverse, atol=1e-5)
         assert torch.allclose(expected_grad("k3"), forward, atol=1e-5)
