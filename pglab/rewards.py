@@ -103,3 +103,58 @@ class FluencyReward:
         m = mask.to(device)
         mean_logp = (out.logprobs * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B,)
         return at_last_token(mean_logp, m).to(mask.device)
+
+
+UNKNOWN_WORD_LOGPROB = -20.0
+"""log p of a word the reference LM's vocabulary lacks (e^-20 ≈ 2e-9: below any word it knows)."""
+
+
+class TextFluency:
+    """:class:`FluencyReward` for a task whose vocabulary is a tokenizer: the same score on the text.
+
+    The reference LM reads pglab words, the policy writes tokenizer tokens. Decode the
+    completion (and the prompt, when it conditions on it), split it into words, encode
+    them in the LM's vocabulary — with EOS after them if the completion stopped — and
+    score exactly as :class:`FluencyReward` does. A word the LM does not know (a
+    character-level policy can spell anything) gets log p = ``UNKNOWN_WORD_LOGPROB``.
+    """
+
+    name = "fluency"
+
+    def __init__(self, fluency: FluencyReward, lm_vocab, task_vocab) -> None:
+        self.fluency, self.lm_vocab, self.task_vocab = fluency, lm_vocab, task_vocab
+        self.vocab_size: int = len(task_vocab)
+
+    def _ids(self, word_lists: list[list[str]], stops: list[bool]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """LM ids (N, L), mask (N, L) and a mask of unknown words (N, L)."""
+        from .vocab import EOS_ID, PAD_ID
+        length = max(len(w) + 1 for w in word_lists)
+        ids, mask = torch.full((len(word_lists), length), PAD_ID), torch.zeros(len(word_lists), length)
+        unknown = torch.zeros(len(word_lists), length, dtype=torch.bool)
+        for i, (words, stop) in enumerate(zip(word_lists, stops)):
+            row = [self.lm_vocab.index.get(w, PAD_ID) for w in words] + ([EOS_ID] if stop else [])
+            ids[i, :len(row)], mask[i, :len(row)] = torch.tensor(row, dtype=torch.long), 1.0
+            unknown[i, :len(words)] = torch.tensor([w not in self.lm_vocab.index for w in words], dtype=torch.bool)
+        return ids, mask, unknown
+
+    @torch.no_grad()
+    def __call__(self, prompt_ids: torch.Tensor, completion_ids: torch.Tensor,
+                 mask: torch.Tensor) -> torch.Tensor:
+        from .tasks.text import ended
+        from .vocab import BOS_ID
+        stops = ended(completion_ids, mask, self.task_vocab.eos_id).tolist()
+        words = [self.task_vocab.words(row) for row in completion_ids.tolist()]
+        ids, m, unknown = self._ids(words, stops)
+        if self.fluency.use_prompt:
+            context = [[BOS_ID, *(self.lm_vocab.index.get(w, 0) for w in self.task_vocab.words(row))]
+                       for row in prompt_ids.tolist()]
+            context = torch.tensor(context) if len({len(c) for c in context}) == 1 else None
+            if context is None:
+                raise ValueError("prompts of different word counts: fluency through a tokenizer needs one length")
+        else:
+            context = torch.full((len(words), 1), BOS_ID)
+        device = self.fluency.lm.device
+        logp = token_logprobs(self.fluency.lm, context.to(device), ids.to(device)).logprobs.cpu()
+        logp = logp.masked_fill(unknown, UNKNOWN_WORD_LOGPROB)
+        mean_logp = (logp * m).sum(1) / m.sum(1).clamp_min(1.0)           # the same mean as FluencyReward
+        return at_last_token(mean_logp.to(mask.device), mask)

@@ -7,12 +7,18 @@
 | ``translate`` / ``translate-chrf`` | toy English → toy target language | sentence BLEU / chrF (sacrebleu) |
 | ``dialogue`` | ``<bos> i like a cat =`` → ``why do you like a cat`` | sentence chrF (sacrebleu) |
 | ``fluency`` | ``<bos> the`` → rest of a sentence | log-likelihood under a frozen reference LM |
+| ``arith`` | ``<bos> 1 7 + 2 5 =`` → ``4 2`` | exact match on the decoded answer (+ optional format term) |
+
+Every task takes ``tokenizer=tok`` (e.g. from ``pg.hf.train_tokenizer(task.texts())``): prompts and
+completions go through that tokenizer, its EOS ends a completion, and text rewards are computed on
+the decoded text, so the same reward code serves both vocabularies (see :mod:`pglab.tasks.text`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from .. import checks
+from .arith import ArithTask
 from .base import FixedPrompts, RewardSum, Task, at_last_token
 from .dialogue import DialogueTask
 from .fluency import FluencyTask
@@ -41,6 +47,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "translate-chrf": _fixed(TranslationTask, metric="chrf"),
     "dialogue": _fixed(DialogueTask),
     "fluency": _fixed(FluencyTask),
+    "arith": _fixed(ArithTask),
 }
 DEFAULT_TASK = "copy"
 
@@ -58,4 +65,4 @@ def make_task(name: str = DEFAULT_TASK, **kwargs) -> Task:
 
 
 __all__ = ["TASKS", "DEFAULT_TASK", "make_task", "Task", "FixedPrompts", "RewardSum", "at_last_token",
-           "TargetTask", "TranslationTask", "PairTask", "DialogueTask", "FluencyTask"]
+           "TargetTask", "TranslationTask", "PairTask", "DialogueTask", "FluencyTask", "ArithTask"]

@@ -46,10 +46,10 @@ class DialogueTask(PairTask):
     """Respond to a user's line; rewarded by chrF (default) or BLEU against the rule's response."""
 
     def __init__(self, *, metric: str = "chrf", n_pairs: int = 1500, test_fraction: float = 0.1,
-                 seed: int = 0, split: str = "train", grammar: Grammar | None = None) -> None:
+                 seed: int = 0, split: str = "train", grammar: Grammar | None = None, tokenizer=None) -> None:
         self.grammar = grammar or Grammar()
         n_pairs = checks.positive_int("n_pairs", n_pairs, minimum=len(GREETINGS) + 2, maximum=100_000)
         super().__init__(dialogue_corpus(self.grammar, n_pairs, seed), name="dialogue", metric=metric,
-                         test_fraction=test_fraction, split=split)
+                         test_fraction=test_fraction, split=split, tokenizer=tokenizer)
         if metric == "chrf":
             self.name = "dialogue"

@@ -12,6 +12,10 @@ log-probability of the completion under π_ref (= the reward), i.e. π_ref(τ)^(
 for a completion of n tokens. The exponent depends on n, so π* is a "colder" copy of the
 reference only among completions of equal length; it reweights whole sequences and is not
 a per-token temperature.
+
+With ``tokenizer=tok`` the prompt is ``<bos>`` and the first word through the tokenizer,
+the completion the rest of the sentence (``" cat sees a dog"``); the reward decodes it
+and scores the words with the same reference LM (:class:`pglab.rewards.TextFluency`).
 """
 from __future__ import annotations
 
@@ -19,9 +23,10 @@ import torch
 
 from .. import checks
 from ..reference_lm import reference_lm
-from ..rewards import FluencyReward
+from ..rewards import FluencyReward, TextFluency
 from ..vocab import BOS_ID, Vocab
 from .base import Task
+from .text import as_vocab, encode_prompts
 from .toylang import Grammar, render_source, sample_sentence
 
 
@@ -31,7 +36,7 @@ class FluencyTask(Task):
     name = "fluency"
 
     def __init__(self, *, n_sentences: int = 2000, seed: int = 0, grammar: Grammar | None = None,
-                 lm_steps: int = 400) -> None:
+                 lm_steps: int = 400, tokenizer=None) -> None:
         self.grammar = grammar or Grammar()
         n_sentences = checks.positive_int("n_sentences", n_sentences, maximum=100_000)
         generator = torch.Generator().manual_seed(seed)
@@ -41,9 +46,22 @@ class FluencyTask(Task):
         self.first_words = torch.tensor(sorted({self.vocab.index[s.split()[0]] for s in self.sentences}))
         self.lm = reference_lm(self.vocab, self.sentences, steps=lm_steps, seed=seed)
         self.fluency = FluencyReward(self.lm, use_prompt=True)
+        self.tokenizer = tokenizer
+        if tokenizer is not None:
+            self.word_vocab, self.vocab = self.vocab, as_vocab(tokenizer)
+            self.first_texts = [self.word_vocab.tokens[i] for i in self.first_words.tolist()]
+            self.prompt_len = max(len(self.vocab.encode(w)) for w in self.first_texts) + 1
+            self.max_new_tokens = max(len(self.vocab.encode(" " + " ".join(s.split()[1:]))) for s in self.sentences) + 1
+            self.fluency = TextFluency(self.fluency, self.word_vocab, self.vocab)
+
+    def texts(self) -> list[str]:
+        """The grammar's sentences: a corpus for a tokenizer."""
+        return list(self.sentences)
 
     def sample_prompts(self, n: int, generator: torch.Generator) -> torch.Tensor:
         picks = torch.randint(len(self.first_words), (checks.positive_int("n", n),), generator=generator)
+        if self.tokenizer is not None:
+            return encode_prompts(self.vocab, [self.first_texts[i] for i in picks.tolist()], self.prompt_len)
         return torch.stack([torch.full((len(picks),), BOS_ID), self.first_words[picks]], 1)  # (n, 2)
 
     def reward(self, prompt_ids, completion_ids, mask):

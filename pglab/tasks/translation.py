@@ -19,10 +19,10 @@ class TranslationTask(PairTask):
     """Translate toy-English into the toy target language, rewarded by BLEU or chrF."""
 
     def __init__(self, *, metric: str = "bleu", n_pairs: int = 4000, test_fraction: float = 0.1,
-                 seed: int = 0, split: str = "train", grammar: Grammar | None = None) -> None:
+                 seed: int = 0, split: str = "train", grammar: Grammar | None = None, tokenizer=None) -> None:
         self.grammar = grammar or Grammar()
         n_pairs = checks.positive_int("n_pairs", n_pairs, minimum=2, maximum=MAX_PAIRS)
         # every word of both languages is in the vocabulary, seen in the corpus or not
         extra = [*self.grammar.source_words(), *self.grammar.target_words()]
         super().__init__(parallel_corpus(self.grammar, n_pairs, seed), name="translate", metric=metric,
-                         test_fraction=test_fraction, split=split, extra_tokens=extra)
+                         test_fraction=test_fraction, split=split, extra_tokens=extra, tokenizer=tokenizer)
