@@ -24,7 +24,7 @@ import ipywidgets as w
 import torch
 
 from . import checks
-from .lab_controls import SLIDERS, check_controls, fmt, make_controls, parse_typed, typed_boxes
+from .lab_controls import SLIDERS, TIPS, TipRow, check_controls, fmt, label, make_controls, parse_typed, typed_boxes
 from .lab_plots import RacePanels
 from .lab_text import readout_html, samples_html
 from .race import CONTENDERS, Race, RaceConfig, RaceResults, estimate_seconds
@@ -74,7 +74,8 @@ class Lab:
         self.buttons["Reset"].on_click(lambda _: self.reset())
         self.progress = w.IntProgress(value=0, min=0, max=cfg.steps, layout=w.Layout(width="180px"))
         self.status = w.Label(value="ready — press Train")
-        self.message = w.HTML(value="")
+        # a fixed height, so an error message does not push the form down
+        self.message = w.HTML(value="", layout=w.Layout(height="2.8em", overflow="auto", margin="0"))
         self.plots = [w.Image(format="png", layout=w.Layout(width="100%")) for _ in range(3)]
         self.readout = w.HTML(value="")
         self.samples = w.HTML(value="")
@@ -83,6 +84,7 @@ class Lab:
                                 layout=w.Layout(display="none"))
         self.heartbeat.observe(lambda _: self._beat(), "value")
         self.widget = self._layout()
+        self.controls["steps"].observe(lambda _: self._render() if self.race is None else None, "value")
         self._set_running(False)
         self._render()
 
@@ -95,7 +97,7 @@ class Lab:
     # ----- building the page -------------------------------------------------------------
     def _layout(self) -> w.Widget:
         c, t = self.controls, self.typed
-        row = lambda k: w.HBox([c[k], t[k]]) if k in t else c[k]  # noqa: E731
+        row = lambda k: TipRow([label(k), c[k], *([t[k]] if k in t else [])], tooltip=TIPS[k])  # noqa: E731
         hint = lambda text: w.HTML(f"<div style='margin:-4px 0 4px 108px;font-size:12px;color:#555'>{text}</div>")  # noqa: E731
         contenders = [w.HTML("<b>contenders</b> <small>(hover for what each changes)</small>")]
         contenders += [c[f"race:{n}"] for n in CONTENDERS]
@@ -103,7 +105,8 @@ class Lab:
                        row("gamma"), row("gae_lambda"), hint("used by: A2C, PPO"), row("lr"), row("batch_size"),
                        row("entropy_coef"), row("steps"), row("seeds")],
                       layout=w.Layout(width="310px", min_width="310px", margin="0 12px 0 0"))
-        panel = w.Layout(flex="1 1 280px", min_width="260px", max_width="380px")
+        # no growth: a panel left alone on the last row keeps the others' width
+        panel = w.Layout(flex="0 1 320px", min_width="280px")
         plots = w.Box([w.Box([p], layout=panel) for p in self.plots],
                       layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
         right = w.VBox([plots, self.readout, self.samples], layout=w.Layout(flex="1 1 320px", min_width="300px"))
@@ -111,7 +114,7 @@ class Lab:
                      layout=w.Layout(flex_flow="row wrap", align_items="center"))
         title = w.HTML("<h3 style='margin:2px 0'>Why baselines and critics work: gradient variance at the same "
                        "policy</h3>")
-        style = w.HTML("<style>.widget-label, .widget-html-content, .widget-checkbox label {font-size: 14px}"
+        style = w.HTML("<style>.widget-label, .widget-html-content, .widget-toggle-button {font-size: 14px}"
                        "</style>")
         body = w.Box([left, right], layout=w.Layout(display="flex", flex_flow="row wrap"))
         return w.VBox([style, title, bar, self.message, body, self.heartbeat])

@@ -7,17 +7,17 @@ because the slider moves in steps of 8).
 """
 from __future__ import annotations
 
+import html
 import math
 
 import ipywidgets as w
+from traitlets import Unicode
 
 from .advantages import BASELINES
 from .policies import TRUNKS
 from .race import CONTENDERS, EXPLAIN, RaceConfig
 from .tasks import TASKS
 
-STYLE = {"description_width": "104px"}
-ROW = w.Layout(width="300px")
 
 # The sliders' ranges and steps. A value a slider cannot show is refused, never snapped to the grid.
 SLIDERS = {"gamma": (0.0, 1.0, 0.01), "gae_lambda": (0.0, 1.0, 0.01), "lr": (1e-5, 1e-1, None),
@@ -77,33 +77,61 @@ def parse_typed(key: str, text: str) -> float | int:
 
 
 def fmt(key: str, value: float) -> str:
-    if key == "lr":
-        return f"{value:.1e}"
+    """The value in use, as its box shows it: exact up to 6 significant digits (0.00123 stays 0.00123)."""
     if key in INTEGER:
         return str(int(value))
-    return f"{value:g}"
+    return f"{value:.6g}"
+
+
+def label(key: str) -> w.HTML:
+    """A control's name as a ``<label>`` that carries its hover help (the widget beside it carries it too)."""
+    return w.HTML(f"<label title='{html.escape(TIPS[key], quote=True)}' style='display:inline-block;width:100px;"
+                  f"font-size:14px'>{html.escape(LABELS[key])}</label>", layout=w.Layout(width="104px"))
+
+
+class TipRow(w.HBox):
+    """A row whose hover help reaches every part of it, slider handles included.
+
+    The browser side of ipywidgets 8 writes a widget's ``tooltip`` as the row's
+    ``title`` only when the widget has a (here empty) ``description``, which boxes
+    lack; this trait supplies it. Children without a title of their own inherit it.
+    """
+    description = Unicode("").tag(sync=True)
 
 
 def make_controls(cfg: RaceConfig) -> dict[str, w.Widget]:
-    """The widgets, keyed by RaceConfig field (contender checkboxes as ``race:<name>``)."""
+    """The widgets, keyed by RaceConfig field (contender toggles as ``race:<name>``).
+
+    Hover help: ipywidgets 8 puts a widget's ``tooltip`` on the select box or slider
+    only when the widget has no ``description`` (otherwise only on its label), and a
+    checkbox's title is always its description. So dropdowns and sliders carry no
+    description (their names are :func:`label` s beside them, with the same help),
+    and contenders are toggle buttons, whose title is their tooltip.
+    """
     lim = {k: dict(min=lo, max=hi, **({} if st is None else {"step": st})) for k, (lo, hi, st) in SLIDERS.items()}
-    slider = dict(continuous_update=False, readout=False, style=STYLE, layout=w.Layout(width="226px"))
-    drop = dict(style=STYLE, layout=ROW)
+    slider = dict(continuous_update=False, readout=False, layout=w.Layout(width="122px"))
+    drop = dict(layout=w.Layout(width="196px"))
     c = {
         "task": w.Dropdown(options=list(TASKS), value=cfg.task, **drop),
         "policy": w.Dropdown(options=list(TRUNKS), value=cfg.policy, **drop),
-        **{f"race:{n}": w.Checkbox(value=n in cfg.contenders, description=n, indent=False,
-                                   layout=w.Layout(width="300px", height="24px")) for n in CONTENDERS},
+        **{f"race:{n}": w.ToggleButton(value=n in cfg.contenders, description=n,
+                                       layout=w.Layout(width="300px", height="26px")) for n in CONTENDERS},
         "baseline": w.Dropdown(options=[b for b in BASELINES if b != "none"], value=cfg.baseline, **drop),
         "lr": w.FloatLogSlider(value=cfg.lr, base=10, min=-5, max=-1, step=0.1, **slider),
         **{k: (w.IntSlider if k in INTEGER else w.FloatSlider)(value=getattr(cfg, k), **lim[k], **slider)
            for k in ("gamma", "gae_lambda", "batch_size", "entropy_coef", "steps", "seeds")},
     }
     for key, widget in c.items():
-        if not key.startswith("race:"):
-            widget.description = LABELS[key]
         widget.tooltip = TIPS[key]
+        if key.startswith("race:"):
+            widget.observe(lambda ch, t=widget: _mark(t), "value")
+            _mark(widget)
     return c
+
+
+def _mark(toggle: w.ToggleButton) -> None:
+    """A ticked contender is coloured (a pressed toggle alone is hard to tell from an unpressed one)."""
+    toggle.button_style = "info" if toggle.value else ""
 
 
 def typed_boxes(controls: dict[str, w.Widget]) -> dict[str, w.Text]:

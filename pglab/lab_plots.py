@@ -24,6 +24,16 @@ SHORT = {"REINFORCE": "vanilla", "REINFORCE (reward-to-go)": "reward-to-go", "RE
 FONT = 10
 
 
+EDGE = 0.03
+"""Share of the x range left empty beyond the first and last update, so a point there is drawn whole."""
+
+
+def x_range(steps: int) -> tuple[float, float]:
+    """The panels' common x range: updates 0..steps with a margin on both sides."""
+    pad = EDGE * max(steps, 1)
+    return -pad, max(steps, 1) + pad
+
+
 PALETTE = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9")
 """One colour per contender in ORDER; C7 (grey) is left out: grey is the yardstick's."""
 
@@ -60,7 +70,7 @@ class RacePanels:
             ax.clear()
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=FONT - 1)
-            ax.set_xlim(0, max(steps, 1))
+            ax.set_xlim(*x_range(steps))
             ax.set_xlabel("update step", fontsize=FONT)
             self._png[i] = None
         ax_r.set_title("Reward (higher is better)", fontsize=FONT + 1)
@@ -93,6 +103,8 @@ class RacePanels:
 
     @staticmethod
     def _meter(ax, points: Sequence[MeterPoint], key: str, log: bool) -> None:
+        # Meter points sit at the first and last update too, each contender nudged sideways:
+        # the x range is padded (x_range) and widened further if a nudged point would touch the edge.
         names = [n for n in ORDER if any(n in getattr(p, key) for p in points)]
         if "REINFORCE" in names:
             names.remove(YARDSTICK)                          # the same numbers under its raced name
@@ -102,6 +114,9 @@ class RacePanels:
             x = np.array([s for s, _ in pts]) + (i - (len(names) - 1) / 2) * 0.06 * width
             y = np.array([iv.value for _, iv in pts])
             err = np.array([[max(iv.value - iv.low, 0) for _, iv in pts], [max(iv.high - iv.value, 0) for _, iv in pts]])
+            lo, hi = ax.get_xlim()
+            margin = EDGE * (hi - lo)
+            ax.set_xlim(min(lo, x.min() - margin), max(hi, x.max() + margin))
             ax.errorbar(x, y, yerr=err, fmt="o", color=color(name), markersize=4, capsize=2, linewidth=1.5,
                         linestyle="--" if name == YARDSTICK else "-", label=SHORT[name])
         if YARDSTICK in names:                               # the grey yardstick needs a name

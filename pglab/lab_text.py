@@ -28,15 +28,21 @@ def readout_html(race: Race) -> str:
     return head + "<ul style='margin:2px 0;font-size:14px'>" + "".join(rows) + "</ul>"
 
 
+CELL = "padding:2px 12px 2px 0;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"
+"""Every samples cell has its own padding and rule: a notebook's CSS may zero a table's spacing."""
+
+
 def samples_html(race: Race) -> str:
-    """A small table per contender: prompt, target, completion, reward."""
+    """A small table per contender: prompt | target | completion | reward, visibly separated."""
     out = ["<div style='font-size:13px'><i>samples from a fixed stream (seed 0 of each contender)</i>"]
+    head = "".join(f"<th style='{CELL}'>{h}</th>" for h in ("prompt", "target", "completion", "reward"))
     for name, rows in race.samples().items():
-        cells = "".join(f"<tr><td><code>{html.escape(r['prompt'])}</code></td><td><code>{html.escape(r['target'])}"
-                        f"</code></td><td><code>{html.escape(r['completion'])}</code></td><td>{r['reward']}</td></tr>"
-                        for r in rows)
-        out.append(f"<div><b style='color:{_css(color(name))}'>{html.escape(name)}</b><table style='font-size:13px'>"
-                   "<tr><th>prompt</th><th>target</th><th>completion</th><th>reward</th></tr>" + cells + "</table></div>")
+        cells = "".join("<tr>" + "".join(f"<td style='{CELL}'><code>{html.escape(r[k])}</code></td>"
+                                          for k in ("prompt", "target", "completion"))
+                        + f"<td style='{CELL}'>{r['reward']}</td></tr>" for r in rows)
+        out.append(f"<div><b style='color:{_css(color(name))}'>{html.escape(name)}</b>"
+                   f"<table style='font-size:13px;border-collapse:collapse;margin:2px 0 8px'><tr>{head}</tr>{cells}"
+                   "</table></div>")
     return "".join(out) + "</div>"
 
 

@@ -25,7 +25,7 @@ def test_train_click_grows_histories_and_meter():
     assert lab.status.value.startswith("step 20/20 — finished")
     assert lab.progress.value == 20 and all(p.value[:4] == b"\x89PNG" for p in lab.plots)
     assert "At the same policy θ" in lab.readout.value and "meter at step 20" in lab.readout.value
-    assert "<th>target</th>" in lab.samples.value and "<th>reward</th>" in lab.samples.value
+    assert ">target</th>" in lab.samples.value and ">reward</th>" in lab.samples.value
     assert not lab.buttons["Train"].disabled and lab.buttons["Stop"].disabled
 
 
@@ -260,3 +260,42 @@ def test_chapter_preset():
     assert lab.config().contenders == ("REINFORCE", "A2C") and lab.config().gae_lambda == 0.9
     with pytest.raises(ValueError, match="unknown preset 'chapter9'"):
         pg.app.Lab.preset("chapter9")
+
+
+def test_meter_points_at_the_first_and_last_step_are_drawn_whole():
+    from pglab.lab_plots import ORDER, RacePanels
+    from pglab.meter import Interval, MeterPoint
+    names = [n for n in ORDER if n != "REINFORCE"]            # every contender: the widest sideways nudge
+    iv = {n: Interval(1.0, 0.5, 1.5) for n in names}
+    points = [MeterPoint(s, "REINFORCE", 1.0, iv, iv, {}, None) for s in (0, 50, 100)]
+    panels = RacePanels().update({}, points, steps=100)
+    for ax in panels.axes[1:]:
+        lo, hi = ax.get_xlim()
+        xs = [x for line in ax.lines for x in line.get_xdata()]
+        assert xs and lo < min(xs) - 0.02 * (hi - lo) and max(xs) + 0.02 * (hi - lo) < hi, (lo, hi, min(xs), max(xs))
+    assert len({ax.get_xlim() for ax in panels.axes}) <= 2        # the reward panel keeps the padded range too
+
+
+def test_typed_learning_rate_shows_the_value_in_use():
+    lab = pg.app.Lab(steps=20)
+    lab.typed["lr"].value = "0.00123"
+    assert lab.controls["lr"].value == 0.00123 and lab.typed["lr"].value == "0.00123"
+    assert lab.config().lr == 0.00123
+
+
+def test_empty_plots_follow_the_steps_slider_before_train():
+    lab = pg.app.Lab(steps=100)
+    lab.controls["steps"].value = 500
+    assert lab._panels.axes[0].get_xlim()[1] > 500
+    png = lab.plots[0].value
+    lab.controls["steps"].value = 800
+    assert lab.plots[0].value != png                           # the page got the new axis
+
+
+def test_every_control_carries_hover_help_where_the_browser_shows_it():
+    import ipywidgets as w
+    lab = pg.app.Lab(steps=20)
+    for key, control in lab.controls.items():
+        assert len(control.tooltip) > 20, key
+        # ipywidgets 8 shows `tooltip` on the control only when it has no description (a toggle button always)
+        assert isinstance(control, w.ToggleButton) or control.description == "", key

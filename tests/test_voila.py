@@ -125,7 +125,7 @@ def test_collapse_message_in_the_browser(voila, browser):
     from playwright.sync_api import expect
     page = _open(browser, voila[0], 1280, 800)
     for name in ("REINFORCE (reward-to-go)", "REINFORCE + baseline"):
-        page.get_by_role("checkbox", name=name).uncheck()
+        page.get_by_role("button", name=name, exact=True).click()           # untick: a toggle
     _type(page, "learning rate", "0.1")
     _type(page, "entropy bonus", "0")
     _type(page, "steps", "60")
@@ -145,15 +145,43 @@ def test_layout_at_1024x640_keeps_train_visible(voila, browser):
     assert imgs.count() == 3
     widths = [imgs.nth(i).bounding_box()["width"] for i in range(3)]
     assert min(widths) >= 280, widths                     # each panel wide enough to read
+    assert max(widths) - min(widths) <= 2, widths         # a panel alone on the last row is no wider
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024 + 2   # no sideways scrolling
     page.screenshot(path=str(ARTIFACTS / "live-lab-1024x640.png"), full_page=False)
+    select = page.locator("select").first
+    top = lambda: select.evaluate("el => el.getBoundingClientRect().top - "    # noqa: E731 (from the lab's top:
+                                  "el.closest('.jp-OutputArea-output').getBoundingClientRect().top")  # Voilà scrolls)
+    before = top()
+    _type(page, "γ", "1.5")                                # refused: a message appears above the form
+    from playwright.sync_api import expect
+    expect(page.get_by_text("Cannot do that:")).to_be_visible(timeout=30_000)
+    assert abs(top() - before) < 1                         # ... without pushing the form down
     _type(page, "steps", "50")
     page.get_by_role("button", name="Train").click()
     from playwright.sync_api import expect
     expect(page.get_by_text(re.compile(r"step 50/50 — finished"))).to_be_visible(timeout=240_000)
+    row = page.locator("table tr").nth(1).locator("code")   # prompt | target | completion, visibly apart
+    boxes = [row.nth(i).bounding_box() for i in range(3)]
+    assert all(b2["x"] - (b1["x"] + b1["width"]) >= 8 for b1, b2 in zip(boxes, boxes[1:])), boxes
     page.mouse.wheel(0, 250)                               # the panels and the readout
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "live-lab-1024x640-race.png"), full_page=False)
+    page.close()
+
+
+def test_every_control_has_hover_help_in_the_browser(voila, browser):
+    """The title a browser shows on hover reaches the dropdowns, the contender toggles and the slider handles."""
+    page = _open(browser, voila[0], 1280, 800)
+    titles = page.evaluate("""() => {
+        const title = el => { for (; el; el = el.parentElement) if (el.getAttribute('title')) return el.getAttribute('title'); return ''; };
+        return ['select', '.widget-toggle-button', '.noUi-handle', 'input[type=text]']
+            .map(sel => [sel, Array.from(document.querySelectorAll(sel)).map(title)]);
+    }""")
+    counts = {sel: len(found) for sel, found in titles}
+    assert counts == {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}, counts
+    for sel, found in titles:
+        assert all(len(t) > 20 for t in found), (sel, found)   # a sentence, not the control's own name
+    assert not page.errors, page.errors
     page.close()
 
 
