@@ -196,6 +196,21 @@ def batch_mean(inp: BaselineInputs) -> torch.Tensor:
     return (inp.returns - b) * inp.mask
 
 
+def undo_batch_mean_shrinkage(grads: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Batch-mean gradients × B/(B−1): the baseline's (1 − 1/B) shrinkage removed, for a fair comparison.
+
+    The batch mean contains the sample's own return, so with equal lengths its estimator is exactly
+    (1 − 1/B) times an unbiased leave-one-out estimator (chapter 04 §4): its variance is smaller by
+    (1 − 1/B)² for free. Compare baselines only after undoing that factor (or by SNR, which is
+    scale-free) — chapters 04 and 05 both call this function, so they compare on the same footing.
+
+    >>> undo_batch_mean_shrinkage(torch.tensor([1.5, -3.0]), batch_size=4)
+    tensor([ 2., -4.])
+    """
+    B = checks.positive_int("batch_size", batch_size, minimum=2)
+    return grads * (B / (B - 1))                                   # × B/(B−1)
+
+
 def moving_average(inp: BaselineInputs) -> torch.Tensor:
     """A = G_t − b_t, b_t = exponential moving average of past batches' mean G_t.
 

@@ -178,13 +178,14 @@ def test_ch04_predict_answer_key_is_what_the_measurement_shows():
 
 
 def test_ch05_predict_answer_key_is_what_the_measurement_shows():
-    """B says "down clearly, by a third or more" (ratio ≤ 2/3): measured 0.37–0.52 over tiny_problem(seed=0..5),
-    so it holds whichever seed a student's notebook runs; asserted below 0.6 on every seed."""
+    """5.5 fits the critic on the article's target r_t (γ = 0). B says "down clearly, by a third or more"
+    (ratio ≤ 2/3): measured 0.29–0.37 on tiny_problem(seed=0..2), so it holds whichever seed a student's notebook
+    runs; asserted below 0.6 on every seed 0..5."""
     est = lambda lam: pg.gradients.Estimator(returns="gae", gae_lambda=lam)   # noqa: E731
     ratios = []
     for seed in range(6):
         tiny = pg.exact.tiny_problem(seed=seed)
-        pg.algos.a2c.fit_critic(tiny.policy, tiny.task, steps=150)
+        pg.algos.a2c.fit_critic(tiny.policy, tiny.task, steps=150, gamma=0.0)   # the notebook's critic: target r_t
         ratios.append(_variance(tiny, est(0.0)) / _variance(tiny, est(1.0)))
     assert max(ratios) < 0.6, ratios                         # "down clearly, by a third or more", with margin
     assert "by a third or more" in EXERCISES["ch05_predict_lambda"].choices["B"]
@@ -263,3 +264,61 @@ def test_a_transposed_output_is_told_to_return_b_by_t():
         assert result.hint_key == "shape" and "return a (B, T) tensor" in result.hint, (name, str(result))
     result = check("ch06_kl_optimum", lambda **kw: ch06.kl_optimum(**kw).T)
     assert result.hint_key == "shape" and "(P, N)" in result.hint
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# proof questions and conceptual letters: every wrong letter is rejected with a hint that teaches, not tells
+
+def _fixture(name):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).parent / "fixtures" / "exercises" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+WRONG_LETTERS = _fixture("wrong_ch04").WRONG_LETTERS + _fixture("wrong_ch05").WRONG_LETTERS
+
+
+@pytest.mark.parametrize("name, letter, teaches, gives_away", WRONG_LETTERS,
+                         ids=[f"{n}-{l}" for n, l, _, _ in WRONG_LETTERS])
+def test_wrong_letter_is_rejected_with_a_hint_that_teaches(name, letter, teaches, gives_away):
+    result = check(name, letter)
+    assert result.status == "failed" and result.hint_key == f"choice_{letter}", str(result)
+    assert teaches in result.hint, result.hint
+    assert gives_away not in result.hint, result.hint
+    q = EXERCISES[name]
+    assert q.answer not in (letter,) and f"({q.choices[q.answer]}" not in str(result)   # the answer is not shown
+
+
+def test_proof_questions_cover_every_wrong_letter_and_accept_the_false_step():
+    for name, false_step in (("ch04_false_step", "C"), ("ch05_false_step", "D")):
+        q = EXERCISES[name]
+        assert q.answer == false_step and check(name, false_step).passed and not q.measured
+        assert {letter for n, letter, _, _ in WRONG_LETTERS if n == name} == set(q.choices) - {false_step}
+
+
+def test_the_false_steps_are_false_and_the_others_hold_numerically():
+    """ch04: the group mean gives (K−1)/K ∇J, not ∇J (so step C is the false one); ch05: Σ_{k≥t} γ^(k−1) r_k is
+    γ^(t−1) G_t, not G_t (step D). Checked on the tiny problem's exact numbers and by hand."""
+    K = 4                                                                  # equal lengths: the identity is exact
+    G = torch.tensor([3.0, 1.0, 0.0, 2.0])
+    b = G.mean()
+    loo = G - (G.sum() - G) / (K - 1)
+    assert torch.allclose(G - b, (K - 1) / K * loo)                        # group mean = (K−1)/K · leave-one-out
+    r, gamma, t = torch.tensor([0.0, 1.0, 2.0]), 0.5, 2                    # steps t = 1..3, look at t = 2
+    lhs = sum(gamma ** (k - 1) * r[k - 1] for k in range(t, 4))
+    G_t = sum(gamma ** (k - t) * r[k - 1] for k in range(t, 4))
+    assert abs(lhs - gamma ** (t - 1) * G_t) < 1e-12 and abs(lhs - G_t) > 0.1   # D's equality fails
+
+
+def test_ch05_a2c_is_graded_with_the_reference_gae_so_a_5_1_bug_costs_once():
+    fx = _fixture("wrong_ch05")
+    names = {"torch": torch, "gae": fx.gae_from_5_1_left_to_right}        # the student's notebook namespace
+    exec(fx.A2C_WITH_OWN_GAE, names)
+    assert not check("ch05_gae", fx.gae_from_5_1_left_to_right).passed     # 5.1 fails ...
+    result = check("ch05_a2c_loss", names["a2c_losses"])
+    assert result.passed, str(result)                                      # ... 5.3 does not fail with it
+    assert names["gae"] is fx.gae_from_5_1_left_to_right                  # and the student's gae is restored

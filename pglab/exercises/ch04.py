@@ -1,6 +1,7 @@
 """Exercises for chapter 04 (baselines and variance): a leave-one-out baseline per group of K, the
-batch-mean baseline per step, which baselines keep the estimator unbiased, and a prediction about
-the variance of a bad (but unbiased) baseline.
+batch-mean baseline per step, which baselines keep the estimator unbiased, a prediction about
+the variance of a bad (but unbiased) baseline, and a proof with one false step (the group mean as a
+baseline, which gives (K−1)/K ∇J).
 
 Tensor conventions as in :mod:`pglab.advantages`: ``returns[i, t]`` is G_t of sample i (γ = 1 in
 chapters 01–04), ``mask[i, t]`` is 1 on the tokens actually written (up to and including ``<eos>``)
@@ -263,11 +264,15 @@ UNBIASED = ChoiceQuestion(
     wrong_means="keeps the estimator unbiased",
     explanations={
         "A": "the moving average uses earlier batches only, so it is independent of this batch's actions: "
-             "Eq. 4.1 applies. Which of the four looks at the sampled action a_t itself?",
+             "Eq. 4.1 applies. For each choice, imagine resampling the token a_t with everything else fixed: "
+             "if b_t could change, b_t cannot be taken out of the expectation over a_t.",
         "B": "a bad baseline raises the variance, but a function of the state s_t alone keeps the estimator "
-             "unbiased (Eq. 4.1, checked with the random critic in §1). Which baseline depends on a_t?",
+             "unbiased (Eq. 4.1, checked with the random critic in §1): bias and variance are separate questions. "
+             "The proof of Eq. 4.1 needs one step only — taking b_t out of the expectation over a_t; for which "
+             "choice does that step fail?",
         "D": "the greedy completion is a function of the prompt and θ, not of the sampled tokens, so its score "
-             "term has mean zero (Eq. 4.1). Which baseline depends on a_t?",
+             "term has mean zero (Eq. 4.1) — even though it is built from a decode of its own. Ask of each choice "
+             "what it is computed from, and whether that includes anything sampled at step t.",
     },
 )
 
@@ -290,4 +295,30 @@ PREDICT = ChoiceQuestion(
     },
 )
 
-EXERCISES = [LEAVE_ONE_OUT, BATCH_MEAN, UNBIASED, PREDICT]
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4.5 Choose the false step: a "proof" that the group-mean baseline (the sample included) adds no bias.
+# The right proof splits b_i = G_i/K + (1/K) Σ_{j≠i} G_j and gives E ĝ = (1 − 1/K) ∇J (chapter 04 §4).
+
+PROOF = ChoiceQuestion(
+    name="ch04_false_step", chapter=4, title="Choose the false step: the group mean as a baseline",
+    variable="answer_false_step", minutes=4, difficulty="medium",
+    choices={"A": "E[(G_i − b) ∇log p(τ_i)] = E[G_i ∇log p(τ_i)] − E[b ∇log p(τ_i)]",
+             "B": "E[G_i ∇log p(τ_i)] = ∇J",
+             "C": "b is one number shared by the whole group, so by Eq. 4.1 E[b ∇log p(τ_i)] = E[b] · E[∇log p(τ_i)] = 0",
+             "D": "for j ≠ i, E[G_j ∇log p(τ_i)] = E[G_j] · E[∇log p(τ_i)] = 0"},
+    answer="C", measured=False,
+    reconsider="check the assumption of each step: which one uses an independence that does not hold?",
+    wrong_means="is a valid step",
+    explanations={
+        "A": "linearity of expectation holds for any random variables, dependent or not: this step is sound. "
+             "Look for a step that factorises an expectation of a product.",
+        "B": "this is the log-derivative trick of chapter 02 applied to sample i alone: sound, because sample i is "
+             "drawn from p_θ like any trajectory. Look for a step that factorises an expectation of a product.",
+        "D": "sample j is drawn independently of sample i, so G_j and ∇log p(τ_i) are independent and the "
+             "expectation of their product factorises; E[∇log p] = 0 by Eq. 2.4. This step is sound — it is "
+             "exactly why leave-one-out is unbiased. Now compare it with the step that claims the same for b.",
+    },
+)
+
+EXERCISES = [LEAVE_ONE_OUT, BATCH_MEAN, UNBIASED, PREDICT, PROOF]

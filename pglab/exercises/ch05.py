@@ -1,6 +1,7 @@
 """Exercises for chapter 05 (actor-critic): GAE(λ) right to left with a mask, the n-step target, the
-A2C losses with the right things held fixed, the γ^(t−1) of the discounted objective, and a
-prediction about λ's effect on the variance.
+A2C losses with the right things held fixed (graded with the reference GAE), the γ^(t−1) of the
+discounted objective, a prediction about λ's effect on the variance with a bad critic, and a proof
+with one false step (where γ^(t−1) goes).
 
 Tensor conventions as in :mod:`pglab.advantages`: ``rewards[i, t]`` is r_t and ``values[i, t]`` is
 V_φ(s_t) of sample i (array index t is step t + 1), ``mask[i, t]`` is 1 on the tokens actually
@@ -8,6 +9,8 @@ written (up to and including ``<eos>``) and 0 after it. After ``<eos>`` the rewa
 outputs are junk (the critic still outputs a number there); V after the last valid token is 0.
 """
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -288,7 +291,7 @@ def _nstep_clamped(rewards, values, mask, gamma, n):           # bootstrap index
 
 NSTEP = Exercise(
     name="ch05_nstep", chapter=5, title="The n-step target", function="nstep_return",
-    minutes=8, difficulty="medium", reference=nstep_return, cases=_nstep_cases,
+    minutes=7, difficulty="medium", reference=nstep_return, cases=_nstep_cases,
     diagnoses=[
         mistake("index_before",
                 "off by one in the bootstrap: after n rewards r_t … r_{t+n−1} the next state is s_{t+n}, so the "
@@ -337,10 +340,52 @@ LOSS_PARTS = ("policy_loss", "value_loss", "d policy_loss / d logprobs", "d poli
               "d value_loss / d logprobs", "d value_loss / d values")
 
 
+def _student_namespaces(fn, depth: int = 4) -> list[dict]:
+    """The global namespaces of the functions behind ``fn`` (the checker wraps the student's function in
+    adapters: follow their defaults and closures), leaving out pglab's own modules."""
+    found, todo, seen = [], [(fn, 0)], set()
+    while todo:
+        f, d = todo.pop()
+        if id(f) in seen or d > depth or not callable(f):
+            continue
+        seen.add(id(f))
+        names = getattr(f, "__globals__", None)
+        if isinstance(names, dict) and not str(names.get("__name__", "")).startswith("pglab") \
+                and all(names is not n for n in found):
+            found.append(names)
+        inner = [*(getattr(f, "__defaults__", None) or ()), *(getattr(f, "__kwdefaults__", None) or {}).values(),
+                 *(c.cell_contents for c in (getattr(f, "__closure__", None) or ()) if _filled(c))]
+        todo += [(g, d + 1) for g in inner if callable(g)]
+    return found
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:                                  # an empty closure cell
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _reference_gae(fn):
+    """While 5.3 is checked, a ``gae`` the student's function looks up in its notebook is the reference one:
+    a bug in 5.1 then costs 5.1's points only, not 5.3's as well (the notebook's own ``gae`` is restored)."""
+    patched = [(names, names["gae"]) for names in _student_namespaces(fn) if callable(names.get("gae"))]
+    for names, _ in patched:
+        names["gae"] = gae
+    try:
+        yield
+    finally:
+        for names, saved in patched:
+            names["gae"] = saved
+
+
 def _a2c_observe(fn, inputs):
     """The two losses and their gradients with respect to logprobs and values (what an optimiser sees)."""
     from .core import call
-    out = call(fn, inputs)
+    with _reference_gae(fn):
+        out = call(fn, inputs)
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
         raise TypeError("a2c_losses must return a pair (policy_loss, value_loss)")
     obs = {}
@@ -455,7 +500,7 @@ def _a2c_target_grad_symptom(inputs, got, expected) -> bool:
 
 A2C_LOSS = Exercise(
     name="ch05_a2c_loss", chapter=5, title="The A2C losses, with the right things held fixed", function="a2c_losses",
-    minutes=12, difficulty="hard", reference=a2c_losses, cases=_a2c_cases, observe=_a2c_observe,
+    minutes=11, difficulty="hard", reference=a2c_losses, cases=_a2c_cases, observe=_a2c_observe,
     compare=_a2c_compare,
     diagnoses=[
         mistake("target_not_detached",
@@ -583,21 +628,49 @@ DISCOUNT = Exercise(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 5.5 Predict, then measure: λ with a fitted critic.
+# 5.5 Predict, then measure: λ = 1 → 0 with a critic fitted on the article's target r_t (worse than a constant).
+# Chapter 05 prints this critic's bias at λ = 0, not its variance against λ = 1: the prediction is open.
 
 PREDICT = ChoiceQuestion(
-    name="ch05_predict_lambda", chapter=5, title="Predict, then measure: λ = 1 → 0 with a fitted critic",
-    variable="answer_lambda", minutes=5, difficulty="medium",
-    choices={"A": "the variance goes up: bootstrapping adds the critic's errors",
+    name="ch05_predict_lambda", chapter=5,
+    title="Predict, then measure: λ = 1 → 0 with a critic fitted on the article's target",
+    variable="answer_lambda", minutes=4, difficulty="medium",
+    choices={"A": "the variance goes up: the critic is worse than a constant, so trusting it adds noise",
              "B": "the variance goes down clearly, by a third or more",
              "C": "about the same (within 10 %)"},
     answer="B",
     explanations={
-        "A": "the critic's errors add *bias* (the mean moves), but λ = 0 replaces the sum of all future "
-             "rewards by one reward and a smooth guess: look at the measured ratio.",
-        "C": "look at the measured ratio again: with a critic that explains most of V^π, one-step TD errors "
-             "are much quieter than Monte Carlo returns.",
+        "A": "look at the measured ratio: a bad critic adds *bias* (chapter 05 §4 measured about twice the "
+             "fitted critic's), not noise. What does λ = 0 replace the sum of all future rewards by?",
+        "C": "look at the measured ratio again. At λ = 0 the weight of a token is r_t + V(s_{t+1}) − V(s_t): one "
+             "reward and two smooth outputs of the critic, instead of the sum of every reward still to come.",
     },
 )
 
-EXERCISES = [GAE, NSTEP, A2C_LOSS, DISCOUNT, PREDICT]
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5.6 Choose the false step: deriving ∇J_γ (Eq. 5.6), where γ^(t−1) goes.
+
+PROOF = ChoiceQuestion(
+    name="ch05_false_step", chapter=5, title="Choose the false step: where γ^(t−1) goes",
+    variable="answer_false_step", minutes=3, difficulty="medium",
+    choices={"A": "∇J_γ = E[(Σ_k γ^(k−1) r_k) · Σ_t ∇log π(a_t|s_t)]  (log-derivative trick on the whole trajectory)",
+             "B": "for k < t, E[γ^(k−1) r_k ∇log π(a_t|s_t)] = 0  (a_t cannot change an earlier reward)",
+             "C": "so ∇J_γ = E[Σ_t ∇log π(a_t|s_t) Σ_{k≥t} γ^(k−1) r_k]",
+             "D": "Σ_{k≥t} γ^(k−1) r_k = Σ_{k≥t} γ^(k−t) r_k = G_t, so ∇J_γ = E[Σ_t ∇log π(a_t|s_t) G_t]"},
+    answer="D", measured=False,
+    reconsider="write out each step for t = 2 and γ = 0.5: which equality fails?",
+    wrong_means="is a valid step",
+    explanations={
+        "A": "J_γ = E[Σ_k γ^(k−1) r_k] is an expectation over trajectories, and ∇log p_θ(τ) = Σ_t ∇log π(a_t|s_t) "
+             "(chapter 02): this is the log-derivative trick, sound for any fixed weights on the rewards. "
+             "Check the algebra of the later steps with numbers.",
+        "B": "causality: r_k for k < t is fixed before a_t is drawn, so conditioned on the past E[∇log π(a_t|s_t)] = 0 "
+             "(Eq. 2.4). Sound — it is the reward-to-go argument of chapter 03, unchanged by the constant γ^(k−1). "
+             "Check the algebra of the later steps with numbers.",
+        "C": "this only drops the terms that step B showed are zero and regroups the double sum by t: sound. "
+             "Try the next step with t = 2, γ = 0.5 and a single reward r_2 = 1.",
+    },
+)
+
+EXERCISES = [GAE, NSTEP, A2C_LOSS, DISCOUNT, PREDICT, PROOF]
