@@ -10,7 +10,9 @@
     print(summary(table))                               # mean / IQM with 95 % bootstrap CIs
 
 Modules, one job each: :mod:`.grid` (expansion and validation), :mod:`.run` (one run, a pure
-function), :mod:`.runner` (executors, resume), :mod:`.results` (Parquet), :mod:`.stats`
+function), :mod:`.runner` (executors, resume), :mod:`.pool` (the
+``local`` process pool: survives a killed worker, quiet on Ctrl-C), :mod:`.lock` (one sweep per folder),
+:mod:`.results` (Parquet), :mod:`.stats`
 (Agarwal et al. 2021), :mod:`.plots`, :mod:`.cli` (``python -m pglab sweep``).
 """
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {"grid": ["RUN_SETTINGS", "RunSpec", "expand", "known_settings", "run_hash"],
+          "lock": ["SweepLocked", "lock_out"],
+          "pool": ["ProcessPool", "WORKER_DIED"],
           "results": ["finished", "load"],
           "run": ["run_one"],
           "runner": ["EXECUTORS", "InProcessExecutor", "SweepInterrupted", "SweepReport", "dask_client",

@@ -27,8 +27,12 @@ summary.csv (mean and IQM of the final reward with 95 % bootstrap CIs, gradient 
 improvement.csv (probability of improvement over the first setting), curves.png, final.png and
 grad_variance.png. Fewer than 10 seeds gets a warning (the intervals are optimistic at small n).
 Ctrl-C stops submitting, waits for the running runs and saves them (a second Ctrl-C abandons them),
-then prints one line saying how to resume. Exit status: 0, 1 if any run failed (recorded, the others
-finished), 130 on Ctrl-C.
+then prints one line saying how to resume. A killed worker fails only the runs it took down (recorded
+with a one-line reason); the pool is rebuilt and the sweep ends with its summary. A grid of more than
+2,000 runs prints its size and a rough time estimate and starts only with --yes. Only one sweep at a
+time may write to an --out folder: a second one stops at once (the lock is freed when the first ends,
+however it ends). Exit status: 0, 1 if any run failed (recorded, the others finished), 2 for a bad
+command line, a grid above 2,000 runs without --yes, or an --out in use, 130 on Ctrl-C.
 """
 from __future__ import annotations
 
@@ -48,6 +52,12 @@ FEW_SEEDS = 10
 """Below this many seeds per setting the CLI warns: at 5 seeds a 95 % percentile-bootstrap interval of the mean
 covers the true mean only about 84 % of the time, and P(X > Y) of two identical settings excludes 0.5 about
 8–10 % of the time (tests/test_sweep.py measures both)."""
+
+CONFIRM_ABOVE = 2_000
+"""Grids of more runs than this start only with ``--yes`` (a typo such as a 200-value list is caught first)."""
+SECONDS_PER_UPDATE = 0.007
+"""Rough CPU seconds per update at batch 32 (chapter 08's GRU-64 runs, 8 gradient batches at the end included,
+on one laptop core), scaled by batch_size / 32 — only for the size warning, never a promise."""
 
 OUTPUTS = ("summary.csv", "improvement.csv", "curves.png", "final.png", "grad_variance.png")
 
@@ -69,6 +79,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="final score = mean reward over the last LAST updates, at most the runs' steps "
                         "(default 20, or all updates of shorter runs)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--yes", action="store_true",
+                   help=f"start a grid of more than {CONFIRM_ABOVE:,} runs (without it such a grid prints its size "
+                        "and a rough time estimate, and exits with status 2)")
     return p
 
 
@@ -96,12 +109,18 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .grid import expand
+    from .lock import SweepLocked, lock_out
     from .results import prepare_out
     from .runner import SweepInterrupted, check_executor, make_executor, run_sweep
 
     specs = expand(load_grid(args.grid), args.seeds)                      # every grid error before any run
     last = min(20, *(s.config["steps"] for s in specs)) if args.last is None else check_last(args.last, specs)
-    check_executor(args.executor, args.workers)                           # before OUT is created
+    workers = check_executor(args.executor, args.workers)                 # before OUT is created
+    if len(specs) > CONFIRM_ABOVE and not getattr(args, "yes", False):
+        workers = 1 if args.executor == "inprocess" else workers if args.executor in EXECUTORS else None
+        print(f"pglab sweep: {size_line(specs, workers)}; above {CONFIRM_ABOVE:,} runs a sweep starts only with "
+              "--yes", file=sys.stderr)
+        return 2
     out = prepare_out(args.out)                                           # before any worker starts
     seeds = len({s.seed for s in specs})
     if seeds < FEW_SEEDS:
@@ -115,9 +134,12 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix_str(f"{spec.label} seed {spec.seed}: {result['status']}", refresh=False)
 
     try:
-        with make_executor(args.executor, args.workers) as executor:
+        with lock_out(out), make_executor(args.executor, args.workers) as executor:   # lock: before any worker
             bar = tqdm(total=len(specs), unit="run", disable=args.no_progress)
             report = run_sweep(specs, out=out, executor=executor, progress=tick)
+    except SweepLocked as locked:                                        # before any worker started
+        print(f"pglab sweep: {locked}", file=sys.stderr)
+        return 2
     except SweepInterrupted as stop:
         if bar is not None:
             bar.close()
@@ -135,6 +157,19 @@ def run(args: argparse.Namespace) -> int:
     for run_hash, error in report.failed.items():
         print(f"pglab sweep: run {run_hash} failed: {error}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def size_line(specs, workers: int | None) -> str:
+    """"this grid is 200,000 runs (20,000 settings × 10 seeds), 20,000,000 updates: roughly 39 CPU-hours, …".
+
+    The time is a rough guess (:data:`SECONDS_PER_UPDATE`); ``workers=None`` (a cluster of unknown size) gives
+    CPU-hours only."""
+    seeds = len({s.seed for s in specs})
+    updates = sum(s.config["steps"] for s in specs)
+    hours = sum(s.config["steps"] * SECONDS_PER_UPDATE * s.config.get("batch_size", 32) / 32 for s in specs) / 3600
+    wall = "" if workers is None else f", about {hours / workers:,.1f} h on {workers} worker{'s' * (workers != 1)}"
+    return (f"this grid is {len(specs):,} runs ({len(specs) // seeds:,} settings × {seeds:,} seeds), {updates:,} "
+            f"updates: roughly {hours:,.1f} CPU-hours{wall} (a guess from small GRU runs at batch 32)")
 
 
 def check_last(last: object, specs) -> int:

@@ -3,8 +3,9 @@
 Executors (:func:`make_executor`):
 
 * ``"inprocess"`` — :class:`InProcessExecutor`, runs each job when it is submitted (debugging, pdb, tests);
-* ``"local"`` (default) — a :class:`~concurrent.futures.ProcessPoolExecutor` of ``workers`` processes
-  (started with ``spawn``: no forked torch thread pools; each run uses one torch thread);
+* ``"local"`` (default) — a :class:`~pglab.sweep.pool.ProcessPool` of ``workers`` processes: a ``spawn``
+  :class:`~concurrent.futures.ProcessPoolExecutor` (no forked torch thread pools; each run uses one torch
+  thread) whose workers ignore Ctrl-C and which is rebuilt when a worker is killed;
 * ``"dask"`` — a Dask ``distributed.LocalCluster(processes=True)`` of ``workers`` single-threaded
   worker processes on 127.0.0.1, used through ``Client.get_executor()``;
 * ``"tcp://host:8786"`` (any scheduler address) — an existing Dask cluster. The same code runs on a
@@ -27,13 +28,15 @@ In a script, create a ``local`` or ``dask`` executor under ``if __name__ == "__m
 processes are spawned and re-import the main module (notebooks and ``python -m pglab sweep`` need nothing).
 
 At most ``2 × workers`` runs are in flight at a time, so results stream as they finish, Ctrl-C
-cancels little, and a lost Dask worker's runs are rescheduled by Dask itself.
+cancels little, and a lost Dask worker's runs are rescheduled by Dask itself. A killed worker of the
+``local`` pool takes the runs in flight with it: they are recorded as failed (``WORKER_DIED``, one line),
+the pool is rebuilt and the sweep goes on. One sweep at a time may write to an ``out`` folder
+(:mod:`pglab.sweep.lock`): a second one stops at once with :class:`~pglab.sweep.lock.SweepLocked`.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +47,8 @@ from typing import Any
 from . import results
 from .cli import EXECUTORS
 from .grid import RunSpec, expand, int_in
+from .lock import lock_out
+from .pool import WORKER_DIED, ProcessPool
 from .run import one_line, run_one
 
 
@@ -78,23 +83,21 @@ def make_executor(kind: str = "local", workers: int | None = None) -> Iterator[c
 
     ``workers`` (default: one per core) sizes a ``local`` pool or a ``dask`` LocalCluster; it does not apply
     to ``inprocess`` or to a scheduler address (whose cluster has its own size), where giving it is an error.
-    Leaving the block with an exception (e.g. a Ctrl-C that abandoned running runs) does not wait for the
-    pool's running jobs: the pool's processes are stopped.
+    Leaving a ``local`` block with an exception while runs are still running (a second Ctrl-C abandoned
+    them) stops the pool's processes instead of waiting for them; after a first Ctrl-C (the running runs
+    were waited for) or a normal end the pool shuts down gracefully.
     """
     workers = check_executor(kind, workers)
     if kind == "inprocess":
         yield InProcessExecutor()
     elif kind == "local":
-        pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPool(workers)
         try:
             yield pool
         except BaseException:
-            processes = list((pool._processes or {}).values())    # abandon: no waiting for running runs
-            pool.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                process.terminate()
+            pool.close(abandon=True)                              # stops only runs still running
             raise
-        pool.shutdown(wait=True)
+        pool.close()
     else:
         with dask_client(None if kind == "dask" else kind, workers) as client:
             yield client.get_executor(pure=False)
@@ -123,7 +126,7 @@ def executor_workers(executor: cf.Executor, default: int = 2) -> int:
     """How many runs the executor runs at once (for the in-flight window)."""
     if isinstance(executor, InProcessExecutor):
         return 1
-    if isinstance(executor, cf.ProcessPoolExecutor | cf.ThreadPoolExecutor):
+    if isinstance(executor, cf.ProcessPoolExecutor | cf.ThreadPoolExecutor | ProcessPool):
         return executor._max_workers
     client = getattr(executor, "_client", None)                # distributed.cfexecutor.ClientExecutor
     if client is not None:
@@ -166,9 +169,21 @@ def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 
     stderr, waits for the running runs and saves them (a second Ctrl-C abandons them), then raises
     :class:`SweepInterrupted` (finished runs stay on disk; rerun to resume). ``executor=None``
     runs in this process. ``progress(spec, result)`` is called after each run (e.g. a tqdm update).
+    A worker that dies (``kill -9``, out of memory) fails the runs it took down with the one-line reason
+    ``WORKER_DIED``; the ``local`` pool is rebuilt and the sweep goes on (a plain ``ProcessPoolExecutor``
+    cannot be rebuilt: the remaining runs then fail with the same reason, and the sweep still ends with a
+    report). While the sweep runs it holds ``out``'s lock (:func:`~pglab.sweep.lock.lock_out`): a second
+    sweep into the same folder raises :class:`~pglab.sweep.lock.SweepLocked` before it runs anything.
     """
     specs = grid if isinstance(grid, list) else expand(grid, seeds)        # every error before any run
     out = results.prepare_out(out)
+    with lock_out(out):                                                    # one sweep per folder at a time
+        return _run(specs, out, executor, retry_failed, progress, run_fn)
+
+
+def _run(specs: list[RunSpec], out: Path, executor: cf.Executor | None, retry_failed: bool,
+         progress: Callable[[RunSpec, dict], None] | None, run_fn: Callable[[RunSpec], dict]) -> SweepReport:
+    """The body of :func:`run_sweep`, under the folder's lock."""
     done = results.finished(out, include_failed=not retry_failed)
     report = SweepReport(out, specs, skipped=[s.hash for s in specs if s.hash in done])
     todo = [s for s in specs if s.hash not in done]
@@ -179,7 +194,7 @@ def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 
     try:
         while True:
             for spec in queue:
-                pending[executor.submit(run_fn, spec)] = spec
+                pending[_submit(executor, run_fn, spec)] = spec
                 if len(pending) >= window:
                     break
             if not pending:
@@ -194,6 +209,16 @@ def run_sweep(grid: Mapping[str, Any] | list[RunSpec], seeds: int | list[int] = 
                           "rerun the same command to resume")
         raise SweepInterrupted(report) from None
     return report
+
+
+def _submit(executor: cf.Executor, run_fn: Callable[[RunSpec], dict], spec: RunSpec) -> cf.Future:
+    """``executor.submit``; a pool broken for good (a dead worker, and no rebuild) gives a failed future."""
+    try:
+        return executor.submit(run_fn, spec)
+    except cf.BrokenExecutor as err:
+        future: cf.Future = cf.Future()
+        future.set_exception(err)
+        return future
 
 
 def _stop(out: Path, pending: dict[cf.Future, RunSpec], report: SweepReport,
@@ -229,7 +254,8 @@ def _record(out: Path, spec: RunSpec, future: cf.Future, report: SweepReport,
     except Exception as err:                                   # noqa: BLE001 — worker lost, unpicklable, ...
         if stopping or "KeyboardInterrupt" in repr(err):         # Dask re-raises a worker's Ctrl-C wrapped
             return
-        result = {"hash": spec.hash, "seed": spec.seed, "status": "failed", "error": one_line(err),
+        reason = WORKER_DIED if isinstance(err, cf.BrokenExecutor) else one_line(err)
+        result = {"hash": spec.hash, "seed": spec.seed, "status": "failed", "error": reason,
                   "seconds": float("nan"), "grad_variance": float("nan"), "rows": []}
     results.write_run(out, spec, result)
     report.executed.append(spec.hash)
