@@ -20,7 +20,7 @@ import torch
 from .. import checks
 from ..vocab import BOS_ID, EOS_ID, Vocab
 from .base import Task, at_last_token
-from .text import as_vocab, encode_prompts, ended
+from .text import as_vocab, encode_completions, encode_prompts, ended
 
 REWARD_KINDS = ("dense", "sparse")
 MODES = ("copy", "reverse")
@@ -79,7 +79,11 @@ class TargetTask(Task):
         return torch.cat([bos, self.letter_ids[picks], sep], dim=1)  # (n, L + 2)
 
     def targets(self, prompt_ids: torch.Tensor) -> torch.Tensor:
-        """The completion the task wants, shape (B, L + 1), ending in EOS."""
+        """The completion the task wants, shape (B, L + 1), ending in EOS (through a tokenizer: its
+        encoding of ``" c a b"`` and EOS, right-padded to ``max_new_tokens``)."""
+        if self.tokenizer is not None:
+            texts = [" " + " ".join(self._target_words(self.vocab.words(row)[:-1])) for row in prompt_ids.tolist()]
+            return encode_completions(self.vocab, texts, self.max_new_tokens)[0]
         letters = prompt_ids[:, 1:1 + self.length]
         if self.mode == "reverse":
             letters = letters.flip(1)
