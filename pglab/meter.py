@@ -34,7 +34,6 @@ import torch
 from .advantages import explained_variance, reward_to_go
 from .algos.a2c import fit_critic
 from .gradients import CRITIC_RETURNS, Estimator, batch_gradients
-from .policies import CRITIC_PREFIXES
 from .rollout import sample
 
 YARDSTICK = "vanilla REINFORCE"
@@ -124,8 +123,8 @@ def critic_for(reference: torch.nn.Module, critic_source: torch.nn.Module, task,
     of Monte Carlo returns (1: perfect, 0: no better than a constant).
     """
     probe = copy.deepcopy(critic_source)
-    probe.load_state_dict({n: p for n, p in reference.state_dict().items() if not n.startswith(CRITIC_PREFIXES)},
-                          strict=False)
+    critic = set(probe.critic_parameters())                     # the policy contract names them (any policy kind)
+    probe.load_state_dict({n: p for n, p in reference.state_dict().items() if n not in critic}, strict=False)
     if reference is not critic_source:
         fit_critic(probe, task, steps=steps, batch_size=batch_size, lr=3e-3, gamma=gamma, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)

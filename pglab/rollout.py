@@ -90,8 +90,18 @@ def sample(policy, prompt_ids: torch.Tensor, max_new_tokens: int, *, generator: 
     entropy = torch.zeros(B, T, dtype=dtype, device=device)
     for t in range(T):
         u = torch.rand(B, generator=generator, dtype=torch.float64)           # B draws per step, on the CPU
-        tok, old_logprobs[:, t], entropy[:, t] = _choose(logits, u, temperature, greedy, dtype)
-        del logits                                                            # one step's (B, V) at a time
+        # Two (B, V) buffers at most: the step's logits (scaled in place), then log p; p = exp(log p) becomes its CDF.
+        logits = logits.to(dtype)
+        if temperature != 1.0:
+            logits = logits.div_(temperature)                                  # z / τ (the step's own tensor)
+        logp = F.log_softmax(logits, -1)                                      # log p = z/τ − logsumexp(z/τ)
+        del logits
+        p = logp.exp()
+        logp.clamp_min_(torch.finfo(dtype).min)                              # 0 · log 0 = 0 below, not NaN
+        entropy[:, t] = -(p[:, None, :] @ logp[:, :, None]).view(B)         # −Σ_a p_a log p_a, no (B, V) temporary
+        tok = logp.argmax(-1) if greedy else _inverse_cdf(p, u)
+        old_logprobs[:, t] = logp.gather(-1, tok[:, None]).squeeze(-1)
+        del logp, p
         tokens[:, t] = tok.masked_fill(finished, pad)
         finished |= tok == eos
         if t + 1 == T or bool(finished.all()):
@@ -106,19 +116,11 @@ def sample(policy, prompt_ids: torch.Tensor, max_new_tokens: int, *, generator: 
     return Rollout(prompt_ids, tokens, mask, old_logprobs * mask, entropy * mask, values)
 
 
-def _choose(logits: torch.Tensor, u: torch.Tensor, temperature: float, greedy: bool,
-            dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(token, log p(token), entropy) per row from one step's logits (B, V); two (B, V) buffers at most."""
-    logp = F.log_softmax(logits.to(dtype) / temperature, -1)                  # log p = z/τ − logsumexp(z/τ)
-    p = logp.exp()
-    ent = -torch.linalg.vecdot(p, logp.clamp_min(torch.finfo(dtype).min))     # −Σ p log p (0·log 0 = 0)
-    if greedy:
-        tok = logits.argmax(-1)
-    else:
-        cdf = p.cumsum_(-1)                                                   # in place: p is not needed again
-        x = u.to(device=cdf.device, dtype=dtype)[:, None] * cdf[:, -1:]       # u · Σ p  (Σ p = 1 up to rounding)
-        tok = torch.searchsorted(cdf, x, right=True).squeeze(-1).clamp_max_(cdf.shape[-1] - 1)
-    return tok, logp.gather(-1, tok[:, None]).squeeze(-1), ent
+def _inverse_cdf(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Token a = min{a : Σ_{b≤a} p_b > u · Σ_b p_b} per row: an exact draw from p (B, V). Overwrites p with its CDF."""
+    cdf = p.cumsum_(-1)
+    x = u.to(device=cdf.device, dtype=cdf.dtype)[:, None] * cdf[:, -1:]       # u · Σ p  (Σ p = 1 up to rounding)
+    return torch.searchsorted(cdf, x, right=True).squeeze(-1).clamp_max_(cdf.shape[-1] - 1)
 
 
 def token_logprobs(policy, prompt_ids: torch.Tensor, completion_ids: torch.Tensor, *,

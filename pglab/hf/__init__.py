@@ -20,7 +20,7 @@ except ModuleNotFoundError as err:  # pragma: no cover - depends on the environm
                               "(transformers and tokenizers)") from err
 
 from .models import ARCHS, tiny_model, tokenizer_for_vocab
-from .policy import HFPolicy, policy
+from .policy import HFPolicy, policy, prompt_mask
 from .tokenizer import train_tokenizer
 
 __all__ = ["ARCHS", "HFPolicy", "policy", "tiny_model", "tokenizer_for_vocab", "train_tokenizer"]

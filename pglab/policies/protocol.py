@@ -9,6 +9,7 @@ either. A policy is an ``nn.Module`` that offers
   the prompts; ``step(token (B,), state) -> (logits (B, V), state)`` appends one token
   per row. The state (an RNN's hidden state, a KV cache) is the policy's business: the
   sampler only passes it back, and may not reuse an old one (a cache may be updated in place).
+  The logits returned are the caller's: the sampler scales them in place.
 * **teacher-forced evaluation** — ``forward(ids) -> logits (B, L, V)`` where position i
   scores token i+1; ``evaluate(ids, start) -> (logits (B, L-start, V), values (B, L-start) | None)``;
   ``values(ids) -> (B, L)`` with a value head.
