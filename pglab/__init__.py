@@ -9,8 +9,19 @@
 from __future__ import annotations
 
 import importlib
+import signal as _signal
+import sys as _sys
 from typing import Any
 
+
+def _ctrl_c_while_starting(signum, frame):
+    """Ctrl-C while ``python -m pglab`` (or the ``pglab`` command) is still importing torch: one line, exit 130."""
+    print("pglab: interrupted while starting (Ctrl-C); nothing was written", file=_sys.stderr, flush=True)
+    raise SystemExit(130)
+
+
+_as_command = _sys.argv[:1] == ["-m"] or _sys.argv[0].endswith(("/pglab", "\\pglab.exe"))
+_previous_handler = _signal.signal(_signal.SIGINT, _ctrl_c_while_starting) if _as_command else None
 from . import advantages, algos, checks, exact, gradients, kl, mle, policies, rewards, rollout, statistics, tasks, train, vocab
 from .algos.a2c import A2CConfig
 from .algos.reinforce import ReinforceConfig
@@ -18,6 +29,9 @@ from .policies import make_policy, resolve_device
 from .rollout import Rollout, sample, token_logprobs
 from .tasks import make_task
 from .train import History
+
+if _as_command:
+    _signal.signal(_signal.SIGINT, _previous_handler)
 
 __version__ = "0.2.0"
 

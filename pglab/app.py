@@ -20,10 +20,14 @@ import os
 import threading
 import time
 
-import ipywidgets as w
 import torch
 
 from . import checks
+
+try:
+    import ipywidgets as w
+except ModuleNotFoundError as _err:                 # one line that says what to install, not a bare traceback
+    raise ModuleNotFoundError(checks.missing_extra("pglab.app (the live lab)", "app", _err), name=_err.name) from None
 from .lab_controls import SLIDERS, TIPS, TipRow, check_controls, fmt, label, make_controls, parse_typed, typed_boxes
 from .lab_plots import RacePanels
 from .lab_text import readout_html, samples_html

@@ -79,3 +79,61 @@ def choice(name: str, value: object, allowed: Iterable[object]) -> object:
         known = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"unknown {name} {value!r}; known: {known}")
     return value
+
+
+EXTRA_OF_COMMAND = {"grade": "classroom", "sweep": "sweep", "app": "app"}
+"""Which optional extra (``pip install "pglab[extra]"``) each part of pglab needs beyond the core."""
+
+
+def missing_extra(what: str, extra: str, err: ModuleNotFoundError) -> str:
+    """One line for a missing optional dependency: what needs it, which extra to install, the module missing."""
+    return (f"{what} needs the optional [{extra}] dependencies: pip install \"pglab[{extra}]\" "
+            f"(missing module: {err.name or err})")
+
+
+ENTROPY_COEF_MAX = 1.0
+"""Largest entropy bonus c_H any config accepts: rewards lie in [0, 1], so above 1 the bonus c_H·H outweighs every
+reward and the policy only learns to stay uniform — a larger value is a typo (1e1 for 1e-1), not a setting."""
+
+
+def entropy_coef(name: str, value: object) -> float:
+    """An entropy-bonus weight in [0, :data:`ENTROPY_COEF_MAX`]."""
+    value = non_negative_float(name, value)
+    if value > ENTROPY_COEF_MAX:
+        raise ValueError(f"{name} must be in [0, {ENTROPY_COEF_MAX:g}], got {value!r} (above {ENTROPY_COEF_MAX:g} "
+                         "the entropy bonus outweighs every reward in [0, 1])")
+    return value
+
+
+class Validated:
+    """Base of the config dataclasses: a field assigned *after* construction is checked like one passed to it.
+
+    ``cfg.batch_size = -5`` re-runs the class's ``__post_init__`` checks on a copy holding the new value and
+    raises the same ``ValueError`` the constructor would (the config is left unchanged); a name that is not a
+    field (``cfg.batchsize = 32``, a typo that would otherwise be ignored silently) is an ``AttributeError``.
+    """
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        post = cls.__dict__.get("__post_init__")
+        if post is not None and not getattr(post, "_marks_ready", False):
+            def __post_init__(self, *args, _post=post) -> None:
+                _post(self, *args)
+                object.__setattr__(self, "_validated", True)       # from now on, assignments are checked
+            __post_init__._marks_ready = True
+            __post_init__.__doc__ = post.__doc__
+            cls.__post_init__ = __post_init__
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if not self.__dict__.get("_validated", False):
+            object.__setattr__(self, name, value)                   # the constructor filling the fields
+            return
+        from dataclasses import fields
+        known = [f.name for f in fields(self)]
+        if name not in known:
+            raise AttributeError(f"{type(self).__name__} has no setting {name!r}; known: {', '.join(known)}")
+        trial = object.__new__(type(self))
+        trial.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_validated"})
+        object.__setattr__(trial, name, value)
+        trial.__post_init__()                                       # raises ValueError naming the field
+        self.__dict__.update(trial.__dict__)

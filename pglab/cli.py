@@ -20,8 +20,12 @@ unless ``--overwrite`` is given.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import checks
@@ -33,7 +37,7 @@ from .policies import TRUNKS, make_policy
 from . import grade as grade_cli
 from .sweep import cli as sweep_cli
 from .tasks import DEFAULT_TASK, TASKS, make_task
-from .train import History, train, write_csv
+from .train import MAX_STEPS, History, train, write_csv
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,8 +85,12 @@ class RunStopped(Exception):
         self.code = code
 
 
-def check_out_dir(raw: str, overwrite: bool) -> Path:
-    """Validate ``--out`` *before* training: a writable directory holding no earlier run (unless ``overwrite``)."""
+def check_out_dir(raw: str, overwrite: bool) -> tuple[Path, bool]:
+    """Validate ``--out`` *before* training: a writable directory holding no earlier run (unless ``overwrite``).
+
+    Returns ``(out, created)``. Nothing earlier is deleted here: an earlier run is replaced file by file only when
+    the new run writes its own results (:func:`write_results`), so a run that fails to start loses nothing.
+    """
     if not raw.strip():
         raise ValueError("--out must name a directory, got an empty string")
     out = Path(raw).expanduser()
@@ -92,6 +100,7 @@ def check_out_dir(raw: str, overwrite: bool) -> Path:
     if earlier and not overwrite:
         raise ValueError(f"--out {out} already holds an earlier run ({', '.join(earlier)}); "
                          "choose another directory or pass --overwrite")
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".pglab-write-test-{id(out)}"
@@ -99,23 +108,59 @@ def check_out_dir(raw: str, overwrite: bool) -> Path:
         probe.unlink()
     except OSError as err:
         raise ValueError(f"--out {out} is not writable ({err.strerror or err})") from None
-    for name in earlier:
-        (out / name).unlink()
-    return out
+    return out, created
+
+
+@contextmanager
+def no_interrupts():
+    """Ignore Ctrl-C while the results are written (a second Ctrl-C must not leave half a PNG or CSV)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def write_results(out: Path, histories: dict[str, History], title: str, stopped: RunStopped | None) -> None:
+    """STOPPED.txt first (so a run cut short never looks complete), then history.csv, then rewards.png.
+
+    Each file is written under a temporary name and renamed over the earlier run's, so an earlier run's file
+    is replaced only by a complete new one; an earlier STOPPED.txt goes once the new history is in place.
+    """
+    from .plots import reward_curves, save
+
+    def replace(name: str, write) -> None:
+        tmp = out / f".partial-{name}"      # keeps the suffix: matplotlib reads the format from it
+        try:
+            write(tmp)
+            os.replace(tmp, out / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    if stopped is not None:
+        replace("STOPPED.txt", lambda p: p.write_text(str(stopped) + "\n"))
+    replace("history.csv", lambda p: write_csv(p, histories))
+    if stopped is None:
+        (out / "STOPPED.txt").unlink(missing_ok=True)          # the earlier run's reason, not this one's
+    fig = reward_curves({n: h for n, h in histories.items() if len(h)}, title=title)
+    replace("rewards.png", lambda p: save(fig, p))
 
 
 def compare(args: argparse.Namespace) -> dict[str, History]:
     """Run both contenders and write the CSV and PNG; returns the Histories.
 
-    Raises :class:`RunStopped` after writing the partial results if training stops early.
+    Every value is checked, the task and the policies built, before ``--out`` is touched. Raises
+    :class:`RunStopped` after writing the partial results if training stops early.
     """
     from tqdm.auto import tqdm
 
-    from .plots import reward_curves, save
-
     runs = compare_plan(args)                        # bad names and values fail here, before --out is touched
-    out = check_out_dir(args.out, args.overwrite)
-    checks.learning_rate("lr", args.lr)
+    checks.learning_rate("--lr", args.lr)
+    checks.positive_int("--steps", args.steps, maximum=MAX_STEPS)
+    checks.seed("--seed", args.seed)
     task = make_task(args.task)
     configs = {name: config for name, (_, config) in runs.items()}
     critic = lambda algo, config: algo in ("a2c", "ppo") or getattr(config, "baseline", "") == "value"  # noqa: E731
@@ -123,6 +168,7 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
                                   value_head="separate" if critic(algo, config) else None,  # a critic where needed
                                   seed=args.seed, device=args.device)
                 for name, (algo, config) in runs.items()}
+    out, created = check_out_dir(args.out, args.overwrite)
     histories: dict[str, History] = {}
     stopped: RunStopped | None = None
     bar = tqdm(total=args.steps * len(runs), disable=args.no_progress, unit="step")
@@ -141,15 +187,17 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
         stopped = RunStopped(f"run {name!r} stopped at step {len(histories[name])}: {err}", 1)
     except KeyboardInterrupt:
         stopped = RunStopped(f"run {name!r} interrupted (Ctrl-C) at step {len(histories[name])}", 130)
+    except BaseException:
+        if created and not any(out.iterdir()):
+            out.rmdir()                              # a run that wrote nothing leaves no empty folder
+        raise
     finally:
         bar.close()
-    write_csv(out / "history.csv", histories)
-    fig = reward_curves({n: h for n, h in histories.items() if len(h)},
-                        title=f"{'REINFORCE' if args.algos is None else ', '.join(runs)} on '{task.name}' "
-                              f"({args.policy}, seed {args.seed})")
-    save(fig, out / "rewards.png")
+    title = (f"{'REINFORCE' if args.algos is None else ', '.join(runs)} on '{task.name}' "
+             f"({args.policy}, seed {args.seed})")
+    with no_interrupts():
+        write_results(out, histories, title, stopped)
     if stopped is not None:
-        (out / "STOPPED.txt").write_text(str(stopped) + "\n")
         raise stopped
     for name, h in histories.items():
         last = h["reward/mean"][-20:]
@@ -213,6 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return grade_cli.run(args)
     except ValueError as err:
         parser.error(str(err))  # exit status 2, message on stderr, no traceback
+    except ModuleNotFoundError as err:                # an optional extra that was not installed: say which
+        if args.command not in checks.EXTRA_OF_COMMAND or (err.name or "").split(".")[0] == "pglab":
+            raise
+        extra = checks.EXTRA_OF_COMMAND[args.command]
+        print(f"pglab: {checks.missing_extra(f'python -m pglab {args.command}', extra, err)}", file=sys.stderr)
+        return 2
     except RunStopped as stop:
         print(f"pglab: {stop}\npglab: partial results written to {args.out} (history.csv, rewards.png, "
               "STOPPED.txt)", file=sys.stderr)

@@ -7,13 +7,18 @@ student ``alice`` (the first folder), a notebook directly in the directory to it
 (``alice.ipynb`` → ``alice``). Which exercise set it answers is read from the notebook itself (otter's
 ``assignment_name``), so renamed files are fine.
 
-The autograders are built from the master notebooks (``exercises/master``) with ``otter assign``, then
-each submission is graded by ``otter run`` — no Docker, no network — in its own process group, killed
-after ``--timeout`` seconds (a loop that never ends costs one timeout, not the class). The CSV has one
-row per submission: ``student, assignment, status, reason``, one column per question (points), ``total``
-and ``max``. ``status`` is ``ok``; ``timeout``; or ``error`` with the reason — a notebook that cannot be
-read, an unknown assignment, otter failing, or a cell that does not compile (that submission is still
-graded: the cell's definitions are simply missing, so its questions score 0).
+The autograders are built from the master notebooks (``exercises/master`` of a checkout, or ``--masters``)
+with ``otter assign``, then each submission is graded by ``otter run`` — no Docker, no network — on a private
+copy, inside a bubblewrap sandbox (:mod:`pglab.sandbox`: it cannot see the other submissions, the masters or
+your files, nor write anywhere but its results); where ``bwrap`` is missing or does not work, the run says so
+first and the CSV's ``isolated`` column says ``no``. Each runs in its own process group, killed after
+``--timeout`` seconds (a loop that never ends costs one timeout, not the class). The CSV has one row per
+submission: ``student, assignment, status, reason, isolated``, one column per question (points), ``total``
+and ``max``. ``status`` is ``ok`` (a cell that raised when the notebook ran is named in ``reason``: ``cell 7:
+NameError: …``); ``timeout``; or ``error`` with the reason — a notebook that cannot be read, a symbolic link
+(refused, never followed), an unknown assignment, otter failing, or a cell that does not compile (that
+submission is still graded: the cell's definitions are simply missing, so its questions score 0). The exit
+status is 1 when no submission could be graded.
 
 The checks run in the student's own kernel, so a notebook could redefine them. Grading cannot prevent that;
 it points at it: a code cell (other than the first, otter's, and the ``grader.check`` cells) that mentions the
@@ -80,14 +85,37 @@ def build_assignments(master_dir: Path, workdir: Path) -> dict[str, Assignment]:
     return out
 
 
-def find_submissions(directory: Path) -> list[Path]:
-    """Every notebook under ``directory`` (checkpoints skipped), sorted."""
-    return sorted(p for p in directory.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+def find_submissions(directory: Path) -> tuple[list[Path], list[Path]]:
+    """Every notebook under ``directory`` (checkpoints skipped), sorted; and the symbolic links met on the way.
+
+    A link is never followed: a submission linked to ``/etc/passwd`` or to a classmate's folder would be read as
+    the grading user. Each link to a notebook or to a folder is returned so that it gets its own refused row.
+    """
+    notebooks, links = [], []
+    for root, dirs, files in os.walk(directory, followlinks=False):
+        dirs[:] = [d for d in dirs if d != ".ipynb_checkpoints"]
+        for d in list(dirs):
+            if os.path.islink(os.path.join(root, d)):
+                links.append(Path(root, d))
+                dirs.remove(d)
+        for f in files:
+            path = Path(root, f)
+            if path.is_symlink():
+                if f.endswith(".ipynb") or path.is_dir():
+                    links.append(path)
+            elif f.endswith(".ipynb"):
+                notebooks.append(path)
+    return sorted(notebooks), sorted(links)
 
 
 def student_of(path: Path, directory: Path) -> str:
     rel = path.relative_to(directory)
-    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+    return printable(rel.parts[0] if len(rel.parts) > 1 else rel.stem)
+
+
+def printable(text: str) -> str:
+    """A file name as text that can be written anywhere: bytes that are not UTF-8 become ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def syntax_errors(nb) -> list[str]:
@@ -129,61 +157,90 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def grade_one(path: Path, directory: Path, assignments: dict[str, Assignment], timeout: float) -> Grade:
-    """Grade one submission with ``otter run`` in a fresh process group; never raises."""
+def grade_one(path: Path, directory: Path, assignments: dict[str, Assignment], timeout: float,
+              sandboxed: bool = False, hide: tuple[Path, ...] = ()) -> Grade:
+    """Grade one submission with ``otter run`` in a fresh process group (in ``bwrap`` if ``sandboxed``); never raises."""
+    try:
+        return _grade_one(path, directory, assignments, timeout, sandboxed, hide)
+    except Exception as exc:                   # one submission's surprise must not cost the class its CSV
+        return Grade(student_of(path, directory), "", "error", f"could not be graded ({type(exc).__name__}: "
+                                                               f"{printable(str(exc))[:160]})")
+
+
+def _grade_one(path, directory, assignments, timeout, sandboxed, hide) -> Grade:
     import nbformat
+    from . import sandbox
     student, start = student_of(path, directory), time.monotonic()
     try:
-        nb = nbformat.read(path, as_version=4)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))   # a link swapped in since the scan: refused
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read()
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         name = nb.metadata.get("otter", {}).get("assignment_name")
     except Exception as exc:   # empty file, not JSON, not a notebook
         return Grade(student, "", "error", f"not a readable notebook ({type(exc).__name__}: "
-                                           f"{(str(exc).splitlines() or [''])[0][:120]})")
+                                           f"{printable((str(exc).splitlines() or [''])[0])[:120]})")
     if name not in assignments:
-        return Grade(student, str(name or ""), "error",
-                     f"unknown assignment {name!r}; known: {', '.join(sorted(assignments))}")
+        return Grade(student, printable(str(name or "")), "error",
+                     f"unknown assignment {printable(repr(name))[:80]}; known: {', '.join(sorted(assignments))}")
     assignment = assignments[name]
     problems = syntax_errors(nb)
-    with tempfile.TemporaryDirectory(prefix="pglab-grade-") as out:
-        cmd = [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(assignment.autograder), "-o", out,
-               str(path.resolve())]
+    zero = {q: 0.0 for q in assignment.points}
+    with tempfile.TemporaryDirectory(prefix="pglab-grade-") as tmp:
+        copy, out = Path(tmp, "submission", f"{name}.ipynb"), Path(tmp, "out")   # a private copy, a fresh out/
+        copy.parent.mkdir()
+        out.mkdir()
+        copy.write_bytes(raw)
+        if sandboxed:
+            inner = sandbox.inner_command(f"{sandbox.GRADING}/{copy.name}", f"{sandbox.GRADING}/autograder.zip",
+                                          f"{sandbox.GRADING}/out")
+            cmd = sandbox.bwrap_command(inner, notebook=copy, autograder=assignment.autograder, outdir=out,
+                                        hide=hide)
+        else:
+            cmd = sandbox.inner_command(str(copy), str(assignment.autograder), str(out))
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True, cwd=out)
+                                errors="replace", start_new_session=True, cwd=out)
         try:
             log, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)            # the kernel running the notebook is in the same group
+            _kill_group(proc)            # the kernel running the notebook is in the same group (or bwrap's)
             proc.communicate()
             return Grade(student, name, "timeout", f"killed after {timeout:g} s (an endless loop?)",
-                         {q: 0.0 for q in assignment.points}, time.monotonic() - start)
+                         zero, time.monotonic() - start)
         finally:
             _kill_group(proc)            # a kernel left behind by a crashed run
-        results = Path(out) / "results.json"
-        if proc.returncode != 0 or not results.exists():
-            last = [line for line in (log or "").strip().splitlines() if line.strip()][-1:] or ["no output"]
-            return Grade(student, name, "error", f"otter run failed (exit {proc.returncode}): {last[0][:200]}",
-                         {q: 0.0 for q in assignment.points}, time.monotonic() - start)
+        results = out / "results.json"
+        if proc.returncode != 0 or not results.is_file():
+            lines = [line for line in (log or "").strip().splitlines() if line.strip()]
+            last = next((line for line in reversed(lines) if "Error" in line), lines[-1] if lines else "no output")
+            return Grade(student, name, "error", f"otter run failed (exit {proc.returncode}): {last[:200]}",
+                         zero, time.monotonic() - start)
         data = json.loads(results.read_text())
-    scores = {q: 0.0 for q in assignment.points}
+        errors_file = out / "errors.json"
+        raised = [printable(str(e))[:200] for e in json.loads(errors_file.read_text())][:8] \
+            if errors_file.is_file() else []
+    scores = dict(zero)
     for test in data.get("tests", []):
-        if test.get("name") in scores and test.get("score") is not None:
+        if test.get("name") in scores and isinstance(test.get("score"), (int, float)):
             scores[test["name"]] = float(test["score"])
     notes = review_notes(nb)                      # for the teacher's eyes: status and points unchanged
-    status, reason = ("error", "; ".join(problems + notes)) if problems else ("ok", "; ".join(notes))
+    raised = [] if problems else [f"{e} (raised when the notebook ran)" for e in raised]   # graded: status ok
+    status, reason = ("error", "; ".join(problems + notes)) if problems else ("ok", "; ".join(raised + notes))
     return Grade(student, name, status, reason, scores, time.monotonic() - start)
 
 
-def write_grades(grades: list[Grade], assignments: dict[str, Assignment], out: Path) -> None:
+def write_grades(grades: list[Grade], assignments: dict[str, Assignment], out: Path, isolated: str = "yes") -> None:
+    """One row per submission; ``isolated`` ("yes", or "no: why") fills the column of that name on every row."""
     questions = [q for a in sorted(assignments.values(), key=lambda a: a.name)
                  if any(g.assignment == a.name for g in grades) for q in a.points]
-    with open(out, "w", newline="") as f:
+    with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "assignment", "status", "reason", *questions, "total", "max"])
+        w.writerow(["student", "assignment", "status", "reason", "isolated", *questions, "total", "max"])
         for g in grades:
             a = assignments.get(g.assignment)
             row = [g.scores[q] if q in g.scores else "" for q in questions]
             total = sum(g.scores.values()) if g.scores else 0.0
-            w.writerow([g.student, g.assignment, g.status, g.reason, *[_num(x) for x in row], _num(total),
+            w.writerow([g.student, g.assignment, g.status, g.reason, isolated, *[_num(x) for x in row], _num(total),
                         _num(sum(a.points.values())) if a else ""])
 
 
@@ -200,13 +257,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds allowed per submission, > 0 (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel, integer >= 1 (default 1)")
-    p.add_argument("--masters", default=None, help="directory of the master notebooks (default exercises/master)")
+    p.add_argument("--masters", default=None,
+                   help="directory of the master notebooks (default: exercises/master of the pglab checkout; "
+                        "required when pglab was installed from a wheel)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="grade without bubblewrap isolation (every submission can then read and change your files; "
+                        "the CSV's isolated column says no)")
     p.set_defaults(run=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the arguments, grade every submission, write the CSV; print one line per submission."""
+    """Validate the arguments, grade every submission, write the CSV; print one line per submission.
+
+    Exit status 0, or 1 when no submission could be graded (every row an error or a timeout)."""
+    from . import sandbox
     from .exercises.build import MASTER_DIR
     timeout = checks.positive_float("--timeout", args.timeout)
     jobs = checks.positive_int("--jobs", args.jobs)
@@ -219,18 +284,37 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise ValueError(f"--out: directory {out.parent} does not exist")
     masters = Path(args.masters).expanduser() if args.masters else MASTER_DIR
-    submissions = find_submissions(directory)
-    if not submissions:
+    if not masters.is_dir():
+        raise ValueError(f"no master notebooks at {masters}: pass --masters DIR, the exercises/master folder of a "
+                         "pglab checkout" if args.masters is None else f"--masters {masters} is not a directory")
+    submissions, links = find_submissions(directory)
+    if not submissions and not links:
         raise ValueError(f"no notebooks (*.ipynb) found under {directory}")
+    why_not = "--no-sandbox was given" if args.no_sandbox else sandbox.unavailable()
+    if why_not is None:
+        print("grading in a sandbox (bwrap): each submission sees only its own notebook, the system read-only, "
+              "no network")
+    else:
+        print(f"WARNING: grading is NOT isolated ({why_not}): every submission runs as you and can read, change or "
+              "delete your files, its classmates' notebooks and the master notebooks. The CSV's isolated column "
+              "says no.", flush=True)
+    hide = (masters.resolve(), directory.resolve())
+    refused = [Grade(student_of(link, directory), "", "error",
+                     f"refused: {printable(str(link.relative_to(directory)))} is a symbolic link (not followed)")
+               for link in links]
     with tempfile.TemporaryDirectory(prefix="pglab-autograders-") as tmp:
         assignments = build_assignments(masters, Path(tmp))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            grades = list(pool.map(lambda p: grade_one(p, directory, assignments, timeout), submissions))
-        write_grades(grades, assignments, out)
-    for path, g in zip(submissions, grades):
+            grades = list(pool.map(lambda p: grade_one(p, directory, assignments, timeout, why_not is None, hide),
+                                   submissions))
+        write_grades(grades + refused, assignments, out, "yes" if why_not is None else "no")
+    for path, g in zip(submissions + links, grades + refused):
         total = sum(g.scores.values())
-        print(f"{path.relative_to(directory)}: {g.status} {total:g}" + (f" ({g.reason})" if g.reason else ""))
-    print(f"wrote {out} ({len(grades)} submissions)")
+        print(printable(f"{path.relative_to(directory)}: {g.status} {total:g}" + (f" ({g.reason})" if g.reason else "")))
+    print(f"wrote {out} ({len(grades) + len(refused)} submissions{'' if why_not is None else ', NOT isolated'})")
+    if not any(g.status == "ok" for g in grades):
+        print("pglab: no submission could be graded (see the reason column)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -125,7 +125,12 @@ def save_checkpoint(path: str | Path, policy: Policy, optimizer: torch.optim.Opt
         raise ValueError(f"checkpoint path {path} is a directory; give a file name, e.g. {path / 'policy.pt'}")
     if not path.parent.is_dir():
         raise ValueError(f"cannot save checkpoint {path}: folder {path.parent} does not exist")
-    payload = {"format": CHECKPOINT_FORMAT, "spec": policy.spec, "policy": policy.state_dict(),
+    weights = policy.state_dict()
+    bad = non_finite(weights)
+    if bad:                                           # load_checkpoint would refuse the file: refuse to write it
+        raise ValueError(f"cannot save checkpoint {path}: non-finite values in {bad} — training diverged; save the "
+                         "last finite weights instead (train() leaves them in the policy after a NonFiniteError)")
+    payload = {"format": CHECKPOINT_FORMAT, "spec": policy.spec, "policy": weights,
                "optimizer": None if optimizer is None else optimizer.state_dict(),
                "history": None if history is None else history.rows, "meta": meta}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -188,15 +193,17 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     weights = payload["policy"]
     if not isinstance(weights, dict) or not all(isinstance(t, torch.Tensor) for t in weights.values()):
         raise invalid("the policy weights are not a dict of tensors")
-    bad = [name for name, t in weights.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    bad = non_finite(weights)
     if bad:
-        raise invalid(f"non-finite values in {', '.join(bad[:3])}{' …' if len(bad) > 3 else ''} — the file is "
-                      "corrupt or was saved after training diverged")
+        raise invalid(f"non-finite values in {bad} — the file is corrupt or was saved after training diverged")
     policy = policy_from_spec(spec, device)
+    mismatch = state_dict_mismatch(policy.state_dict(), weights)
+    if mismatch:
+        raise invalid(f"weights do not match the spec: {mismatch}")
     try:
         policy.load_state_dict(weights)
-    except RuntimeError as err:
-        raise invalid(f"weights do not match the spec: {str(err).splitlines()[0][:200]}") from None
+    except RuntimeError as err:                       # anything the comparison above did not foresee
+        raise invalid(f"weights do not match the spec: {' '.join(str(err).split())[:300]}") from None
     if payload["history"] is not None:
         if not isinstance(payload["history"], list):
             raise invalid("history is not a list of rows")
@@ -204,9 +211,51 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     return policy, payload
 
 
+def non_finite(weights: dict) -> str:
+    """The floating-point tensors of a state dict holding NaN or ±inf, named (at most 3), or "" when none."""
+    bad = [name for name, t in weights.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    return f"{', '.join(bad[:3])}{' …' if len(bad) > 3 else ''}"
+
+
+def state_dict_mismatch(expected: dict, found: dict, limit: int = 4) -> str:
+    """What differs between two state dicts — missing and unexpected keys, shapes — in one line, or ""."""
+    def shape(t) -> str:
+        return f"({', '.join(map(str, t.shape))})" if isinstance(t, torch.Tensor) else type(t).__name__
+
+    def listed(items: list[str]) -> str:
+        return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    missing = [f"{k} {shape(v)}" for k, v in expected.items() if k not in found]
+    unexpected = [f"{k} {shape(v)}" for k, v in found.items() if k not in expected]
+    differ = [f"{k} is {shape(found[k])} in the file, {shape(v)} for the spec" for k, v in expected.items()
+              if k in found and (not isinstance(found[k], torch.Tensor) or found[k].shape != v.shape)]
+    parts = [f"missing {listed(missing)}" if missing else "", f"unexpected {listed(unexpected)}" if unexpected else "",
+             f"shapes differ: {listed(differ)}" if differ else ""]
+    return "; ".join(p for p in parts if p)
+
+
 def restore_optimizer(optimizer: torch.optim.Optimizer, payload: dict) -> None:
-    """Load a checkpoint's optimizer state into ``optimizer`` (built over the loaded policy)."""
-    if payload.get("optimizer") is None:
+    """Load a checkpoint's optimizer state into ``optimizer`` (built over the loaded policy).
+
+    PyTorch checks only the number of parameters; here every saved moment (Adam's ``exp_avg``, …) must also
+    have its parameter's shape — an optimizer built over another policy is refused with the parameter named,
+    instead of failing later inside ``step`` (or silently broadcasting)."""
+    saved = payload.get("optimizer")
+    if saved is None:
         raise ValueError("this checkpoint holds no optimizer state")
-    optimizer.load_state_dict(payload["optimizer"])
+    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict) \
+            or not isinstance(saved.get("param_groups"), list):
+        raise ValueError("the checkpoint's optimizer state is not a torch optimizer state_dict")
+    groups = optimizer.param_groups
+    sizes = [len(g.get("params", [])) if isinstance(g, dict) else -1 for g in saved["param_groups"]]
+    if sizes != [len(g["params"]) for g in groups]:
+        raise ValueError(f"the checkpoint's optimizer has parameter groups of sizes {sizes}; this optimizer has "
+                         f"{[len(g['params']) for g in groups]} — build it over the policy load_checkpoint returned")
+    for g, (group, saved_group) in enumerate(zip(groups, saved["param_groups"])):
+        for i, (param, index) in enumerate(zip(group["params"], saved_group["params"])):
+            for key, value in (saved["state"].get(index) or {}).items():
+                if key != "step" and isinstance(value, torch.Tensor) and value.shape != param.shape:
+                    raise ValueError(f"the checkpoint's optimizer state does not fit parameter {i} of group {g}: "
+                                     f"its {key} is {tuple(value.shape)}, the parameter is {tuple(param.shape)} — "
+                                     "build the optimizer over the policy load_checkpoint returned")
+    optimizer.load_state_dict(saved)
 

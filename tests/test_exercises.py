@@ -284,8 +284,8 @@ def test_grade_command_on_a_class_of_fixtures(tmp_path):
     rows = list(csv.DictReader(out.open()))
     by = {(r["student"], r["assignment"]): r for r in rows}
     header = list(rows[0])
-    assert header[:4] == ["student", "assignment", "status", "reason"] and header[-2:] == ["total", "max"]
-    assert header[4:-2] == ["ch01_completion_logprob", "ch01_sentence_bleu", "ch01_expected_return",
+    assert header[:5] == ["student", "assignment", "status", "reason", "isolated"] and header[-2:] == ["total", "max"]
+    assert header[5:-2] == ["ch01_completion_logprob", "ch01_sentence_bleu", "ch01_expected_return",
                             "ch01_predict_length", "ch02_bandit_score", "ch02_reward_to_go", "ch02_predict_sparse",
                             "ch03_reinforce_loss", "ch03_reinforce_from_logits", "ch03_predict_token_mean"]
     assert by.keys() == {("alice", "ch02_exercises"), ("bob", "ch02_exercises"), ("carol", "ch01_exercises"),

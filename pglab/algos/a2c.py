@@ -43,7 +43,7 @@ ADVANTAGES = ("gae", "nstep")
 
 
 @dataclass
-class A2CConfig:
+class A2CConfig(checks.Validated):
     """Hyper-parameters of A2C."""
     batch_size: int = 64
     """Completions sampled per update (B)."""
@@ -80,7 +80,7 @@ class A2CConfig:
             self.n_steps = checks.positive_int("n_steps", 1 if self.n_steps is None else self.n_steps)
         self.normalize_advantages = checks.boolean("normalize_advantages", self.normalize_advantages)
         self.value_coef = checks.non_negative_float("value_coef", self.value_coef)
-        self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
+        self.entropy_coef = checks.entropy_coef("entropy_coef", self.entropy_coef)
         if self.max_grad_norm is not None:
             self.max_grad_norm = checks.positive_float("max_grad_norm", self.max_grad_norm)
 

@@ -98,7 +98,7 @@ def aggregate(per_token: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Te
 
 
 @dataclass
-class GroupConfig:
+class GroupConfig(checks.Validated):
     """Hyper-parameters of the group family; :class:`RLOOConfig`, :class:`GRPOConfig` and
     :class:`DrGRPOConfig` are its presets (only their defaults differ)."""
     batch_size: int = 64
@@ -155,7 +155,7 @@ class GroupConfig:
                 # value, but as a reward their score-function gradient is another direction (chapter 07 §4: k3 is 79 % off).
                 warnings.warn(f"kl_estimator={self.kl_estimator!r} in the reward does not follow ∇KL(π‖π_ref): only "
                               "k1 does (chapter 07 §4); use k1 in the reward, or kl_placement='loss'", stacklevel=3)
-        self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
+        self.entropy_coef = checks.entropy_coef("entropy_coef", self.entropy_coef)
         if self.max_grad_norm is not None:
             self.max_grad_norm = checks.positive_float("max_grad_norm", self.max_grad_norm)
 

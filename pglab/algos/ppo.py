@@ -68,7 +68,7 @@ def check_minibatches(batch_size: int, minibatches: object, rows: str = "batch_s
 
 
 @dataclass
-class PPOConfig:
+class PPOConfig(checks.Validated):
     """Hyper-parameters of PPO."""
     batch_size: int = 64
     """Completions sampled per batch (B); each batch is used for ``epochs × minibatches`` updates."""
@@ -109,7 +109,7 @@ class PPOConfig:
         self.gamma = checks.unit_interval("gamma", self.gamma)
         self.gae_lambda = checks.unit_interval("gae_lambda", self.gae_lambda)
         self.value_coef = checks.non_negative_float("value_coef", self.value_coef)
-        self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
+        self.entropy_coef = checks.entropy_coef("entropy_coef", self.entropy_coef)
         self.normalize_advantages = checks.boolean("normalize_advantages", self.normalize_advantages)
         self.kl_coef = checks.non_negative_float("kl_coef", self.kl_coef)
         if self.max_grad_norm is not None:

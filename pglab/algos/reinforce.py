@@ -44,7 +44,7 @@ from .common import (apply_update, check_rewards, baseline_inputs, check_group_s
 
 
 @dataclass
-class ReinforceConfig:
+class ReinforceConfig(checks.Validated):
     """Hyper-parameters of REINFORCE."""
     batch_size: int = 64
     """Completions sampled per update (B); larger means less gradient noise, slower steps."""
@@ -79,7 +79,7 @@ class ReinforceConfig:
         self.group_size = checks.positive_int("group_size", self.group_size)
         self.normalize_advantages = checks.boolean("normalize_advantages", self.normalize_advantages)
         check_group_size(self.baseline, self.batch_size, self.group_size)
-        self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
+        self.entropy_coef = checks.entropy_coef("entropy_coef", self.entropy_coef)
         self.value_coef = checks.non_negative_float("value_coef", self.value_coef)
         self.kl_coef = checks.non_negative_float("kl_coef", self.kl_coef)
         if self.max_grad_norm is not None:
