@@ -75,6 +75,58 @@ def test_choice_questions(q):
     assert check(q, "Z").hint_key == "invalid"
 
 
+@pytest.mark.parametrize("q", CHOICES, ids=lambda e: e.name)
+def test_a_letter_is_read_as_students_write_it(q):
+    """Issue 19: "B." scored 0. A letter with a period, in parentheses, with a closing parenthesis or spaces is
+    that letter; a longer text is not one letter."""
+    wrong = next(letter for letter in q.choices if letter != q.answer)
+    for form in ("{}.", "({})", "{})", " {} ", "[{}]", "{}:"):
+        for letter in (q.answer, q.answer.lower()):
+            assert check(q, form.format(letter)).passed, form.format(letter)
+        r = check(q, form.format(wrong))
+        assert r.hint_key == f"choice_{wrong}" and r.got == wrong, form.format(wrong)
+    assert check(q, f"{q.answer}. because").hint_key == "invalid"
+    assert check(q, f"({q.answer}{wrong})").hint_key == "invalid"
+
+
+def _returns_float(ex):
+    """A correct answer that ends with .item() / float(): one number where a tensor (or a pair) is expected."""
+    def fn(*args):
+        out = ex.reference(*args)
+        if isinstance(out, (tuple, list)):
+            return tuple(float(o.detach().sum()) for o in out)
+        return float(out.detach().sum())
+    return fn
+
+
+@pytest.mark.parametrize("ex", [e for e in FUNCTIONS if isinstance(e.reference(**e.cases(0)[0].inputs),
+                                                                      (torch.Tensor, tuple))], ids=lambda e: e.name)
+def test_a_returned_float_is_told_returned_a_float_never_an_error(ex):
+    """Issue 19: a function that *returns* a float where a tensor is expected is told so, not "your code raised an
+    error" (the a2c exercise's check used to raise inside the check on the student's float)."""
+    result = check(ex, _returns_float(ex))
+    text = str(result)
+    assert result.status == "failed", text
+    assert "your code raised an error" not in text and "Error" not in text.split("hint:")[0].split("problem:")[0]
+    if result.hint_key not in ("not_a_tensor", "no_grad"):          # an exercise's own words for it are fine
+        assert result.hint_key == "returned_float" and "returned a" in result.problem and "float" in result.problem, text
+
+
+def test_an_error_raised_after_the_function_returned_is_not_the_students_exception():
+    from pglab.exercises.core import Case, WrongOutput  # noqa: F401
+
+    def observe(fn, inputs):
+        out = fn(**inputs)
+        return out.exp()                                   # the check uses the output; a list has no .exp()
+    ex = Exercise(name="ch00_o", chapter=0, title="t", function="f", minutes=1, difficulty="easy",
+                  reference=lambda x: x, cases=lambda seed: [Case("x", {"x": torch.ones(2)})], observe=observe)
+    result = check(ex, lambda x: [1.0, 1.0])
+    assert result.status == "failed" and result.hint_key == "returned_float" and "returned a list" in result.problem
+    result = check(ex, lambda x: "ab")
+    assert result.status == "failed" and result.hint_key == "unusable_output" and "AttributeError" in result.problem
+    assert check(ex, lambda x: x.foo()).status == "error"   # raised inside the student's function: an error
+
+
 def test_every_exercise_states_minutes_and_difficulty_and_chapters_take_20_to_40_minutes():
     by_chapter: dict[int, int] = {}
     for ex in EXERCISES.values():
@@ -287,17 +339,18 @@ def test_grade_command_on_a_class_of_fixtures(tmp_path):
     assert header[:5] == ["student", "assignment", "status", "reason", "isolated"] and header[-2:] == ["total", "max"]
     assert header[5:-2] == ["ch01_completion_logprob", "ch01_sentence_bleu", "ch01_expected_return",
                             "ch01_predict_length", "ch02_bandit_score", "ch02_reward_to_go", "ch02_predict_sparse",
+                            "ch02_proof_false_step",
                             "ch03_reinforce_loss", "ch03_reinforce_from_logits", "ch03_predict_token_mean"]
     assert by.keys() == {("alice", "ch02_exercises"), ("bob", "ch02_exercises"), ("carol", "ch01_exercises"),
                          ("dave", "ch03_exercises"), ("aaron", "ch02_exercises"), ("frank", "")}
     alice = by["alice", "ch02_exercises"]                      # the master's solutions: every point
-    assert alice["status"] == "ok" and alice["reason"] == "" and alice["total"] == alice["max"] == "5", alice
+    assert alice["status"] == "ok" and alice["reason"] == "" and alice["total"] == alice["max"] == "6", alice
     assert [alice[q] for q in ("ch02_bandit_score", "ch02_reward_to_go", "ch02_predict_sparse")] == ["2", "2", "1"]
     assert alice["ch01_completion_logprob"] == ""              # not this student's assignment
     bob = by["bob", "ch02_exercises"]                          # right, G_0 for every t, wrong letter
     assert bob["status"] == "ok"
     assert float(bob["ch02_bandit_score"]) == 2 and float(bob["ch02_reward_to_go"]) == 0
-    assert float(bob["ch02_predict_sparse"]) == 0 and float(bob["total"]) == 2 and float(bob["max"]) == 5
+    assert float(bob["ch02_predict_sparse"]) == 0 and float(bob["total"]) == 2 and float(bob["max"]) == 6
     carol = by["carol", "ch01_exercises"]                      # empty: graded, 0
     assert carol["status"] == "ok" and float(carol["total"]) == 0 and float(carol["max"]) == 7
     dave = by["dave", "ch03_exercises"]                        # a syntax error: 0, with the reason

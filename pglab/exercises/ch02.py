@@ -1,5 +1,6 @@
 """Exercises for chapter 02 (the policy gradient theorem): the score function of a one-step bandit,
-reward-to-go with γ and a mask, and a prediction about reward-to-go on a sparse reward.
+reward-to-go with γ and a mask, a proof question (find the false step in a "proof" that the batch mean adds no
+bias), and a prediction about reward-to-go on a sparse reward.
 
 Tensor conventions as in :mod:`pglab.advantages`: ``rewards[i, t]`` is r_t of sample i, ``mask[i, t]``
 is 1 on the tokens actually written (up to and including ``<eos>``) and 0 after it.
@@ -212,4 +213,35 @@ PREDICT_SPARSE = ChoiceQuestion(
     },
 )
 
-EXERCISES = [BANDIT, REWARD_TO_GO, PREDICT_SPARSE]
+
+# ---------------------------------------------------------------------------------------------------------------
+# A proof question: find the false step in a "proof" that the batch-mean baseline adds no bias (chapter 02 §5
+# says it shrinks the mean gradient to about (1 − 1/B)∇J). Every wrong letter is a true step; its hint says why
+# that step holds and where to look, without naming the false one.
+
+PROOF_FALSE_STEP = ChoiceQuestion(
+    name="ch02_proof_false_step", chapter=2, title="Proof question: the false step", variable="answer_false_step",
+    minutes=6, difficulty="medium",
+    choices={"A": "step A, linearity of expectation",
+             "B": "step B, factorising over the other, independent samples",
+             "C": "step C, the expected score is zero",
+             "D": "step D, R(τ_i) taken out of the expectation because it has no θ in it",
+             "E": "step E, adding up the terms"},
+    answer="D", measured=False,
+    reconsider="reread the box of chapter 02 (steps 1 and 3) and §5, and reconsider",
+    wrong_means="is a true step",
+    explanations={
+        "A": "the expectation of a sum is the sum of the expectations, whether or not the terms are independent: "
+             "the average of the returns over the batch can be split term by term. Which step treats two "
+             "quantities as independent when they are not?",
+        "B": "the completions are sampled independently, so for j ≠ i the return R(τ_j) and the score of τ_i are "
+             "independent, and the mean of a product of independent variables is the product of their means. "
+             "Which pair of quantities in the proof is *not* independent?",
+        "C": "this is the lemma, Eq. (2.4), summed over a whole completion: Σ_τ p_θ ∇log p_θ = Σ_τ ∇p_θ = "
+             "∇ Σ_τ p_θ = ∇1 = 0, for every θ. The flaw is in a step that uses this zero where it does not apply.",
+        "E": "adding zeros gives zero: if every earlier step held, this would follow. One earlier step claims a "
+             "factorisation it has no right to — compare it with Eq. (2.1): what is E[R(τ) ∇log p_θ(τ)]?",
+    },
+)
+
+EXERCISES = [BANDIT, REWARD_TO_GO, PREDICT_SPARSE, PROOF_FALSE_STEP]

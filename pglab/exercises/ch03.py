@@ -222,7 +222,7 @@ PREDICT_MEAN = ChoiceQuestion(
     name="ch03_predict_token_mean", chapter=3, title="Sum over tokens or mean over tokens?",
     variable="predict_token_mean", minutes=6, difficulty="medium",
     choices={"A": "the per-token mean's expected gradient points exactly along ∇J: the 1/T is only a step size",
-             "B": "it points (slightly) elsewhere: it is not ∇J",
+             "B": "it points elsewhere, but still uphill: 0 < cos(E ĝ, ∇J) < 1",
              "C": "it points downhill (cosine with ∇J below 0)"},
     answer="B",
     explanations={
