@@ -47,12 +47,13 @@ class ArithTask(Task):
         self.seed, self.tokenizer = seed, tokenizer
         self.problems = self._split(10 ** self.digits, test_fraction, seed)
         self.vocab = as_vocab(tokenizer) if tokenizer is not None else Vocab([*DIGITS, "+", "="])
-        texts = [self._prompt_text(a, b) for a, b in self.problems["train"] + self.problems["test"]]
-        answers = [str(a + b) for a, b in self.problems["train"] + self.problems["test"]]
-        self.prompt_len = max(len(self.vocab.encode(self._spell(t))) for t in texts) + 1           # <bos> a+b=
-        self.max_new_tokens = max(len(self.vocab.encode(self._spell(t))) for t in answers) + 1     # digits <eos>
-        self._prompts = {s: encode_prompts(self.vocab, [self._spell(self._prompt_text(a, b)) for a, b in p],
-                                           self.prompt_len) for s, p in self.problems.items()}
+        problems = self.problems["train"] + self.problems["test"]
+        prompts = encode_prompts(self.vocab, [self._spell(self._prompt_text(a, b)) for a, b in problems])
+        self.prompt_len = prompts.shape[1]                                                    # <bos> a+b=, left-padded
+        answers, _ = encode_completions(self.vocab, [self._spell(str(a + b)) for a, b in problems])
+        self.max_new_tokens = answers.shape[1]                                                # digits <eos>
+        n_train = len(self.problems["train"])
+        self._prompts = {"train": prompts[:n_train], "test": prompts[n_train:]}
         self._answer = {tuple(row.tolist()): a + b for s, p in self.problems.items()
                         for row, (a, b) in zip(self._prompts[s], p)}
 

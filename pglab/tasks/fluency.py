@@ -26,7 +26,7 @@ from ..reference_lm import reference_lm
 from ..rewards import FluencyReward, TextFluency
 from ..vocab import BOS_ID, Vocab
 from .base import Task
-from .text import as_vocab, encode_prompts
+from .text import as_vocab, encode_many, encode_prompts
 from .toylang import Grammar, render_source, sample_sentence
 
 
@@ -51,7 +51,8 @@ class FluencyTask(Task):
             self.word_vocab, self.vocab = self.vocab, as_vocab(tokenizer)
             self.first_texts = [self.word_vocab.tokens[i] for i in self.first_words.tolist()]
             self.prompt_len = max(len(self.vocab.encode(w)) for w in self.first_texts) + 1
-            self.max_new_tokens = max(len(self.vocab.encode(" " + " ".join(s.split()[1:]))) for s in self.sentences) + 1
+            rests = [" " + " ".join(s.split()[1:]) for s in self.sentences]
+            self.max_new_tokens = max(map(len, encode_many(self.vocab, rests))) + 1
             self.fluency = TextFluency(self.fluency, self.word_vocab, self.vocab)
 
     def texts(self) -> list[str]:

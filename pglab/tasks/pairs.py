@@ -18,7 +18,7 @@ from ..reference_lm import encode_sentences, reference_lm
 from ..rewards import METRICS, FluencyReward, TextFluency, at_last_token
 from ..vocab import BOS_ID, PAD_ID, Vocab
 from .base import Task
-from .text import as_vocab, encode_completions, encode_prompts
+from .text import as_vocab, encode_completions, encode_many, encode_prompts
 
 SPLITS = ("train", "test")
 
@@ -46,8 +46,8 @@ class PairTask(Task):
         self.max_new_tokens = max(len(r.split()) for _, r in pairs) + 1        # words <eos>
         if tokenizer is not None:                                              # lengths in the tokenizer's tokens
             self.vocab = as_vocab(tokenizer)
-            self.prompt_len = max(len(self.vocab.encode(s + " =")) for s, _ in pairs) + 1
-            self.max_new_tokens = max(len(self.vocab.encode(" " + r)) for _, r in pairs) + 1
+            self.prompt_len = max(map(len, encode_many(self.vocab, [s + " =" for s, _ in pairs]))) + 1
+            self.max_new_tokens = max(map(len, encode_many(self.vocab, [" " + r for _, r in pairs]))) + 1
         self._prompts = {s: self._encode_prompts([src for src, _ in p]) for s, p in self.pairs.items()}
         self._reference = {tuple(row.tolist()): ref for s, p in self.pairs.items()
                            for row, (_, ref) in zip(self._prompts[s], p)}
