@@ -52,6 +52,9 @@ def shape_hint(expected: Any, got: Any, shape: str | None = None, means: str = "
     >>> shape_hint(torch.zeros(2, 3), torch.zeros(2))
     'return a tensor of shape (2, 3) on this input, like the reference (got (2,)): transposed, a dimension summed away, or one kept with keepdim?'
     """
+    if isinstance(expected, dict) and isinstance(got, dict) and expected:    # a loss and its gradients: the first field
+        key = next(iter(expected))
+        expected, got = expected[key], got.get(key)
     try:
         e, g = tuple(as_tensor(expected).shape), tuple(as_tensor(got).shape)
     except (TypeError, ValueError, RuntimeError):
@@ -98,6 +101,8 @@ def _fmt(x: Any) -> str:
             finally:
                 torch.set_printoptions(precision=old, sci_mode=old_sci)
             return re.sub(r"-(0\.0+(?:e[+-]00)?)(?![0-9])", r" \1", s)    # -0.000 (a tiny negative) prints 0.000
+    if isinstance(x, torch.Generator):
+        return f"torch.Generator().manual_seed({x.initial_seed()})"
     if isinstance(x, dict):
         return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in x.items()) + "}"
     if isinstance(x, float):

@@ -201,6 +201,13 @@ def is_number(x: Any) -> bool:
     return isinstance(x, numbers.Number) and not isinstance(x, torch.Tensor)
 
 
+def numbers_for_tensors(expected: Any, got: Any) -> bool:
+    """``got`` holds a plain number where ``expected`` holds a tensor (itself, or a field of a dict observation)."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        return any(isinstance(v, torch.Tensor) and is_number(got.get(k)) for k, v in expected.items())
+    return isinstance(expected, torch.Tensor) and is_number(got)
+
+
 RETURNED_NUMBER_HINT = ("keep the result a torch tensor, computed with torch operations: no .item(), float(), "
                         "int() or .tolist() on the way (a float has no shape and no gradient).")
 
@@ -382,9 +389,9 @@ class Exercise:
                     # the student's bug: one line, with the input, no traceback
                     return CheckResult(self.name, "error", f"{type(exc).__name__}: {first}", label,
                                        case.inputs, cases_run=n)
-                if is_number(got) and not is_number(expected) and self.compare(expected, got) is not None:
+                if numbers_for_tensors(expected, got) and self.compare(expected, got) is not None:
                     return CheckResult(self.name, "failed", "", label, case.inputs, expected, got,
-                                       *unusable_output(got, ""), n + 1)
+                                       *unusable_output(returned[-1] if returned else got, ""), n + 1)
                 problem = self.compare(expected, got)
                 n += 1
                 changed = changed_input(case.inputs, mine)
