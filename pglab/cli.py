@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="completions per update (integer >= 1)")
     p.add_argument("--lr", type=float, default=3e-3, help=f"Adam learning rate in {checks.LR_RANGE}")
     p.add_argument("--gamma", type=float, default=1.0, help="discount γ in [0, 1]")
-    p.add_argument("--entropy-coef", type=float, default=0.0, help="entropy bonus weight (>= 0)")
+    p.add_argument("--entropy-coef", type=float, default=0.0,
+                   help=f"entropy bonus weight in [0, {checks.ENTROPY_COEF_MAX:g}]")
     p.add_argument("--hidden-size", type=int, default=None,
                    help="policy width (integer >= 1); default 128 for gru/lstm, 64 for transformer")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and sampling")

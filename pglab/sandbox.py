@@ -17,8 +17,9 @@ file or reach the network. With ``bwrap`` each submission runs in a throw-away f
 What it does **not** stop, because otter works this way: the hidden tests of *this* assignment are unpacked
 next to the notebook and run *in the student's own kernel* (that is how otter grades: it appends the test
 cells to the notebook and executes them in the same interpreter), so the student's code can read them and
-can override the checks or the results they produce. Nothing read leaves the sandbox except the results
-file, so it cannot carry the tests to a classmate, but it can forge its own score. Nor does it cap memory
+can override the checks or the results they produce. What it reads leaves the sandbox only through its own
+CSV row (its scores, and exception messages quoted in ``reason``): it cannot hand the tests to a classmate's
+run, but it can forge its own score. Nor does it cap memory
 or disk beyond what the machine has (``/tmp`` lives in memory); time is capped by ``--timeout``.
 
 ``python -m pglab.sandbox AUTOGRADER NOTEBOOK OUTDIR`` is what runs inside: ``otter run`` as a library
