@@ -13,7 +13,9 @@ holds (:func:`symptom`) — e.g. "got is exactly 1/T of expected on every row".
 :class:`CheckResult`: passed, not yet implemented (the function is missing, returns ``None`` or
 ``...``, or raises ``NotImplementedError``), or the first failing case with expected vs got and
 the hint. It never raises: a student function that raises is reported with the exception's one-line
-message and the input. :func:`require` raises :class:`Feedback` (its message is the same text) for
+message and the input. A function that *returns* something the check cannot use (a float where a tensor is
+expected, e.g. after ``.item()``) is told what it returned — never "your code raised an error", since it ran
+to its ``return``. :func:`require` raises :class:`Feedback` (its message is the same text) for
 otter-grader's test cells.
 
 The student's function is called with *positional* arguments, in the order of the exercise's
@@ -24,6 +26,8 @@ keep the signature, e.g. ``gae(rewards, values, mask, gamma, lam)``, instead of 
 A :class:`ChoiceQuestion` is a short answer ("predict, then measure"): a letter, checked against
 the answer, with an explanation for each wrong letter. ``measured=False`` marks a question answered
 by reasoning: its feedback points at ``reconsider`` (an equation, an argument), not at a measurement.
+A letter is read as students write it: ``"B"``, ``" b "``, ``"B."``, ``"(B)"``, ``"b)"`` (:func:`read_letter`).
+:class:`pglab.exercises.order.OrderQuestion` asks for the steps of a proof in order.
 
 >>> ex = Exercise(name="ch00_double", chapter=0, title="Double a tensor", function="double",
 ...               minutes=1, difficulty="easy", reference=lambda x: 2 * x,
