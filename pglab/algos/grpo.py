@@ -51,34 +51,15 @@ from dataclasses import dataclass
 import torch
 
 from .. import checks, kl
-from ..advantages import masked_mean
+from ..advantages import GROUP_ADVANTAGES as ADVANTAGES, GRPO_EPS, group_advantages, masked_mean   # the one definition
 from ..rollout import sample, token_logprobs
 from .common import check_rewards, grouped_prompts, rollout_stats
 from .ppo import MAX_EPOCHS, check_minibatches, clipped_surrogate, minibatch_epochs, open_unit
 
-ADVANTAGES = ("rloo", "grpo", "dr_grpo")
 AGGREGATIONS = ("sequence_sum", "token_mean", "sequence_mean")
 KL_PLACEMENTS = ("loss", "reward")
-GRPO_EPS = 1e-4
-"""ε in GRPO's (std + ε), as in TRL."""
-
-
-def group_advantages(returns: torch.Tensor, group_size: int, kind: str) -> torch.Tensor:
-    """A_i (B,) from whole returns R (B,) in consecutive groups of K = ``group_size`` (Eqs. 7.5–7.7)."""
-    checks.choice("advantage", kind, ADVANTAGES)
-    K = checks.positive_int("group_size", group_size, minimum=2)
-    if returns.shape[0] % K:
-        raise ValueError(f"group_size must divide the batch size {returns.shape[0]}, got {K}")
-    R = returns.double().view(-1, K)                   # float64: a group of equal returns centres to exactly 0
-    mean = R.mean(1, keepdim=True)
-    if kind == "rloo":
-        adv = R - (R.sum(1, keepdim=True) - R) / (K - 1)                       # R_i − mean_{j≠i} R_j
-    elif kind == "dr_grpo":
-        adv = R - mean                                                         # R_i − mean_j R_j
-    else:
-        std = R.std(1, keepdim=True)                                           # sample std over the group
-        adv = torch.where(std > 0, (R - mean) / (std + GRPO_EPS), 0.0)          # (R_i − mean) / (std + ε)
-    return adv.view(-1).to(returns.dtype)
+# ADVANTAGES, GRPO_EPS and group_advantages (Eqs. 7.5–7.7, sample std, ε = 1e-4) live in pglab.advantages,
+# the one definition shared with chapter 04's group_norm baseline; they stay importable from here.
 
 
 def aggregation_weights(mask: torch.Tensor, how: str) -> torch.Tensor:
