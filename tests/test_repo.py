@@ -26,7 +26,7 @@ def _pins(path: Path) -> dict[str, str]:
 
 
 # what a reader of the chapters, the exercises and the sweeps needs (Binder holds these, not the test tools)
-READER_EXTRAS = ("app", "classroom", "sweep")
+READER_EXTRAS = ("app", "classroom", "sweep", "hf")
 
 
 def _project() -> dict:
