@@ -69,5 +69,8 @@ def test_bad_arguments_name_the_field():
         pg.make_task("arith", test_fraction=1.0)
     with pytest.raises(ValueError, match="format_coef"):
         pg.make_task("arith", format_coef=2.0)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        pg.make_task("arith", max_new_tokens=3)                                # 99+99=198 needs 3 digits and EOS
+    assert pg.make_task("arith", max_new_tokens=8).max_new_tokens == 8
     with pytest.raises(ValueError, match="split"):
         pg.make_task("arith", split="dev")

@@ -31,12 +31,16 @@ DIGITS = "0123456789"
 
 
 class ArithTask(Task):
-    """Add two numbers; rewarded by exact match on the decoded answer (plus an optional format term)."""
+    """Add two numbers; rewarded by exact match on the decoded answer (plus an optional format term).
+
+    ``max_new_tokens`` (default: the longest answer and EOS) may be raised to give a
+    policy room to write longer, wrong, answers — to see a length bias if there is one.
+    """
 
     name = "arith"
 
     def __init__(self, *, digits: int = 2, test_fraction: float = 0.2, seed: int = 0, split: str = "train",
-                 format_coef: float = 0.0, tokenizer=None) -> None:
+                 format_coef: float = 0.0, max_new_tokens: int | None = None, tokenizer=None) -> None:
         self.digits = checks.positive_int("digits", digits, maximum=4)
         self.split = checks.choice("split", split, SPLITS)
         test_fraction = checks.unit_interval("test_fraction", test_fraction)
@@ -52,6 +56,9 @@ class ArithTask(Task):
         self.prompt_len = prompts.shape[1]                                                    # <bos> a+b=, left-padded
         answers, _ = encode_completions(self.vocab, [self._spell(str(a + b)) for a, b in problems])
         self.max_new_tokens = answers.shape[1]                                                # digits <eos>
+        if max_new_tokens is not None:                      # room to ramble: lets a length drift show
+            self.max_new_tokens = checks.positive_int("max_new_tokens", max_new_tokens, minimum=answers.shape[1],
+                                                      maximum=64)
         n_train = len(self.problems["train"])
         self._prompts = {"train": prompts[:n_train], "test": prompts[n_train:]}
         self._answer = {tuple(row.tolist()): a + b for s, p in self.problems.items()
