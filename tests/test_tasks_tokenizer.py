@@ -111,6 +111,19 @@ def test_train_tokenizer_char_and_bpe():
     assert v.decode([1, *char("42")["input_ids"], 2, 7, 7]) == "42"
 
 
+def test_a_tokenizer_whose_bos_is_its_eos():
+    """Models trained without BOS often reuse EOS for it: a prompt still decodes, a completion still ends."""
+    tok = train_tokenizer(pg.make_task("copy").texts(), "char")
+    tok.bos_token = tok.eos_token
+    task = pg.make_task("copy", tokenizer=tok)
+    prompts = task.sample_prompts(4, torch.Generator().manual_seed(0))
+    assert (prompts[:, 0] == tok.eos_token_id).all()
+    assert all(t.endswith(" =") and len(t) == 7 for t in task.decode(prompts))
+    ids = task.targets(prompts)
+    mask = (torch.arange(ids.shape[1]) <= (ids == tok.eos_token_id).long().argmax(1, keepdim=True)).float()
+    assert task.reward(prompts, ids, mask).sum(1).tolist() == [1.0] * 4
+
+
 def test_train_tokenizer_rejects_bad_input():
     with pytest.raises(ValueError, match="kind"):
         train_tokenizer(["a"], "word")

@@ -58,12 +58,19 @@ class TokenizerVocab:
         return [list(row) for row in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Text up to (not including) the first EOS, special tokens dropped, stripped."""
-        kept = []
-        for i in ids:
-            if int(i) == self.eos_id:
+        """Text up to (not including) the first EOS after any leading pad/BOS, special tokens dropped, stripped.
+
+        Leading pad and BOS are skipped first, so a tokenizer whose BOS is its EOS (a common
+        choice for models trained without BOS) still decodes a whole prompt.
+        """
+        kept, started = [], False
+        for i in map(int, ids):
+            if not started and i in (self.pad_id, self.bos_id):
+                continue
+            started = True
+            if i == self.eos_id:
                 break
-            kept.append(int(i))
+            kept.append(i)
         return self.tokenizer.decode(kept, skip_special_tokens=True).strip()
 
     def words(self, ids: Iterable[int]) -> list[str]:
