@@ -273,10 +273,19 @@ def _run_measurements(master, **answers):
 
 @pytest.mark.slow
 def test_ch07_answer_key_ppo_loss_rises_with_the_reward_on_every_seed():
-    """The notebook runs seed 0; the answer B holds on seeds 0–2 (measured correlations 0.63–0.85 at 40 batches)."""
+    """The notebook runs seed 0 (correlation 0.80 at 30 batches); the answer B holds on seeds 0–2 as well."""
     assert EXERCISES["ch07_predict_ppo_loss"].answer == "B"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                            # as the notebook runs it (and fast on a shared machine)
+    try:
+        _ppo_loss_rises_on_seeds(range(3))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _ppo_loss_rises_on_seeds(seeds):
     task = pg.make_task("reverse-sparse")
-    for seed in range(3):
+    for seed in seeds:
         policy = pg.make_policy("gru", len(task.vocab), value_head="separate", seed=seed)
         h = pg.train.train(policy, task, "ppo", pg.algos.ppo.PPOConfig(batch_size=32, minibatches=2), steps=30,
                            lr=3e-3, seed=seed)
