@@ -81,6 +81,17 @@ def test_sampled_logprobs_equal_token_logprobs(task, tok, arch):
     assert torch.allclose(out.values * ro.mask, ro.values, atol=1e-5)
 
 
+def test_dropout_stays_off_so_sampling_and_scoring_see_the_same_policy(task, tok):
+    model = pg.hf.tiny_model(tok, resid_pdrop=0.3, embd_pdrop=0.3, attn_pdrop=0.3)   # as a pretrained GPT-2 has
+    policy = pg.hf.policy(model, tok).train()
+    assert policy.training and not model.training
+    gen = torch.Generator().manual_seed(0)
+    prompts = task.sample_prompts(16, gen)
+    ro = pg.sample(policy, prompts, task.max_new_tokens, generator=gen)
+    out = pg.token_logprobs(policy, prompts, ro.completion_ids)
+    assert torch.allclose(out.logprobs * ro.mask, ro.old_logprobs, atol=1e-5)
+
+
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 def test_a_left_padded_batch_scores_each_row_as_it_scores_alone(tok, arch):
     policy = hf_policy(tok, arch)

@@ -35,7 +35,7 @@ def tiny_model(tokenizer: Any, arch: str = "gpt2", *, n_layers: int = 2, hidden_
     ``arch``: "gpt2" (``GPT2Config``: learned positions, LayerNorm, GELU), "llama"
     (``LlamaConfig``: rotary positions, RMSNorm, SwiGLU) or "qwen2" (``Qwen2Config``: as Llama,
     with biases on q, k, v). Width ``hidden_size``, ``n_layers`` blocks of ``n_heads`` heads, an
-    MLP 4× wide, contexts up to ``max_len`` tokens. Extra keyword arguments go to the config.
+    MLP 4× wide, contexts up to ``max_len`` tokens, dropout 0. Extra keyword arguments go to the config.
     """
     import transformers
     checks.choice("arch", arch, ARCHS)
@@ -48,6 +48,8 @@ def tiny_model(tokenizer: Any, arch: str = "gpt2", *, n_layers: int = 2, hidden_
     special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
                "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id}
     V = len(tokenizer)
+    for name in (("resid_pdrop", "embd_pdrop", "attn_pdrop") if arch == "gpt2" else ("attention_dropout",)):
+        config.setdefault(name, 0.0)                  # no dropout: sampling and scoring see the same π_θ
     if arch == "gpt2":
         cfg = transformers.GPT2Config(vocab_size=V, n_positions=max_len, n_embd=hidden_size, n_layer=n_layers,
                                       n_head=n_heads, **special, **config)

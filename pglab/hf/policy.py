@@ -18,6 +18,8 @@ pglab's own GRU. What the wrapper adds to the model:
 * **an optional value head** V(s) = w·h_L(s) + b on the last hidden state h_L:
   ``"shared"`` on the policy's own trunk, ``"separate"`` on a copy of the model (the
   critic's own trunk, as in :func:`pglab.make_policy`).
+* **no dropout**: the log-probs recorded while sampling and those of the update must be of the same
+  π_θ, so the wrapped model always runs in eval mode (``policy.train()`` leaves it there).
 * **its tokenizer's special ids**: ``eos_id`` (ends a completion) and ``pad_id``
   (the tokenizer's pad token, or EOS when it has none, as GPT-2's has none).
 """
@@ -86,6 +88,15 @@ class HFPolicy(nn.Module):
         if self.v_head is not None:
             ref = next(model.parameters())
             self.v_head.to(device=ref.device, dtype=ref.dtype)
+        self.train(False)
+
+    def train(self, mode: bool = True) -> "HFPolicy":
+        """Set the mode of the wrapper, but keep the language model(s) in eval mode: no dropout (see above)."""
+        super().train(mode)
+        for lm in (self.model, self.critic):
+            if lm is not None:
+                lm.eval()
+        return self
 
     # -- what the protocol asks ---------------------------------------------------------------
 
