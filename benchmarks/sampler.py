@@ -9,7 +9,7 @@ row runs the full T). Four ways to draw the same-sized batch, each in its own fr
   "the model's own one-step logits + KV cache", the yardstick for the memory goal (≤ 2×).
 * ``sample``   — :func:`pglab.sample` (per-step inverse CDF; records log-probs and entropy).
 * ``generate`` — ``model.generate(do_sample=True)``, the yardstick for speed (goal ≥ 0.8×).
-* ``upfront``  — the sampler before pglab 0.3 (:func:`sample_upfront`: B×T×V uniforms drawn up
+* ``upfront``  — the sampler of pglab 0.2.0 (:func:`sample_upfront`: B×T×V uniforms drawn up
   front, Gumbel-max, log-softmax over the whole B×T×V block). At T = 128 its blocks are 1.65 GB
   each (≈ 8 GB at once), so it runs at ``--old-T`` (default 16) and its peak is also shown
   scaled linearly to T.
@@ -54,7 +54,7 @@ def wide_tokenizer(V: int = V_GPT2):
 @torch.no_grad()
 def sample_upfront(policy, prompt_ids: torch.Tensor, max_new_tokens: int, *, generator: torch.Generator,
                    temperature: float = 1.0):
-    """The pre-0.3 sampler, kept for comparison: B×T×V uniforms up front, Gumbel-max, B×T×V log-softmax.
+    """pglab 0.2.0's sampler, kept for comparison: B×T×V uniforms up front, Gumbel-max, B×T×V log-softmax.
 
     Returns ``(tokens (B, T), old_logprobs (B, T))``. Memory O(B·T·V): what the per-step sampler removed.
     """

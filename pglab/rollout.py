@@ -15,8 +15,8 @@ Randomness: one uniform number per row and step, drawn from the caller's CPU
 ``torch.Generator`` (B numbers per step, in step order), is turned into a token by
 the inverse CDF of softmax(logits / temperature). The same seed therefore gives the
 same tokens on any device (up to a rounding tie at a CDF boundary, as rare as a tie
-in float32). Since pglab 0.3 the draws are per step; until then B×T×V uniforms were
-drawn up front for the Gumbel-max trick, so a seed's samples changed once then.
+in float32). pglab 0.2.0 drew B×T×V uniforms up front for the Gumbel-max trick;
+the per-step draws changed each seed's samples once.
 
 Old log-probs are recorded in the policy's precision (at least float32): a float64
 policy gets float64 ``old_logprobs``, so the PPO ratio at the old θ is exactly 1.

@@ -61,3 +61,73 @@ def test_race_trains_and_measures_on_cuda():
     race.run()
     assert all(r.policy.device.type == "cuda" for r in race.runs)
     assert all(len(m) >= 2 for m in race.meter.values())
+
+
+# ----- Hugging Face models (pglab.hf) and the per-step sampler on CUDA ---------------------------------------------
+
+def _hf(arch="gpt2", dtype=torch.float32, **sizes):
+    pytest.importorskip("transformers")
+    task = pg.make_task("copy")
+    tok = pg.hf.tokenizer_for_vocab(task.vocab)
+    return task, tok, pg.hf.policy(pg.hf.tiny_model(tok, arch=arch, dtype=dtype, device="cuda", **sizes), tok)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_hf_adapter_samples_and_scores_on_cuda_under_bf16_autocast(arch):
+    task, _, policy = _hf(arch)
+    gen = torch.Generator().manual_seed(0)
+    prompts = task.sample_prompts(32, gen)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        ro = pg.sample(policy, prompts, task.max_new_tokens, generator=gen)
+        out = pg.token_logprobs(policy, ro.prompt_ids, ro.completion_ids)
+    assert ro.completion_ids.is_cuda and ro.old_logprobs.dtype == out.logprobs.dtype == torch.float32
+    assert torch.allclose(out.logprobs * ro.mask, ro.old_logprobs, atol=0.1)        # bf16 logits, fp32 softmax
+
+
+def test_hf_policy_trains_with_every_group_algorithm_on_cuda_under_autocast():
+    task, _, policy = _hf()
+    for algo in ("rloo", "grpo", "dr_grpo"):
+        config = pg.algos.ALGOS[algo][0](batch_size=16, group_size=4)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            h = pg.train.train(policy, task, algo=algo, config=config, steps=2, lr=1e-3)
+        assert all(torch.isfinite(torch.tensor(v)) for v in h.rows[-1].values())
+
+
+def test_bf16_weights_on_cuda_give_float32_logprobs():
+    task, _, policy = _hf(dtype=torch.bfloat16)
+    gen = torch.Generator().manual_seed(0)
+    ro = pg.sample(policy, task.sample_prompts(16, gen), task.max_new_tokens, generator=gen)
+    assert ro.old_logprobs.dtype == torch.float32 and torch.isfinite(ro.old_logprobs).all()
+
+
+def test_hf_sampler_draws_the_same_tokens_on_cpu_and_cuda():
+    pytest.importorskip("transformers")
+    task = pg.make_task("copy")
+    tok = pg.hf.tokenizer_for_vocab(task.vocab)
+    prompts = task.sample_prompts(64, torch.Generator().manual_seed(0))
+    tokens = {}
+    for device in ("cpu", "cuda"):
+        policy = pg.hf.policy(pg.hf.tiny_model(tok, seed=0, device=device), tok)
+        tokens[device] = pg.sample(policy, prompts, 6, generator=torch.Generator().manual_seed(1)).completion_ids.cpu()
+    assert (tokens["cpu"] == tokens["cuda"]).float().mean() > 0.99      # equal up to a rounding tie at a CDF edge
+
+
+def test_sampler_memory_at_gpt2_vocabulary_is_within_twice_the_models_own_loop():
+    pytest.importorskip("transformers")
+    from benchmarks.sampler import floor_loop, wide_tokenizer
+    tok = wide_tokenizer()
+    model = pg.hf.tiny_model(tok, n_layers=2, hidden_size=64, n_heads=4, max_len=512, device="cuda")
+    policy = pg.hf.policy(model, tok)
+    B, T = 64, 128
+    prompts = torch.randint(0, 50_000, (B, 8), generator=torch.Generator().manual_seed(0)).cuda()
+    peaks = {}
+    for name, fn in {"floor": lambda: floor_loop(model, prompts, T),
+                     "sample": lambda: pg.sample(policy, prompts, T, generator=torch.Generator().manual_seed(0))}.items():
+        fn()
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        peaks[name] = torch.cuda.max_memory_allocated() - base
+    assert peaks["sample"] <= 2 * peaks["floor"], peaks
