@@ -15,7 +15,7 @@ TRL runs in float32 (``bf16=False``: its default autocasts to bf16, also on a CP
 framework runs in its own fresh process, one after the other, ``--repeats`` times round-robin.
 The clock is process CPU time with one thread, per update (a TrainerCallback for TRL, a
 ``train`` callback for pglab), median over the updates after the first; memory is the peak
-resident set during training minus the resident set before it.
+resident set (CUDA: allocated memory) over those updates minus the level before them.
 
     python benchmarks/peers.py [--B 32] [--K 4] [--steps 8] [--repeats 1] [--lr 1e-3] [--device cpu]
 """
@@ -66,6 +66,10 @@ class Memory:
         self.cuda = device == "cuda"
 
     def __enter__(self) -> "Memory":
+        return self.restart()
+
+    def restart(self) -> "Memory":
+        """Forget the peak so far: measure from here (TRL: after its first update, as pglab after its warm-up)."""
         if self.cuda:
             torch.cuda.synchronize()
             self.before = torch.cuda.memory_allocated()
@@ -128,13 +132,17 @@ def run_trl(loss: str, B: int, K: int, steps: int, lr: float, device: str = "cpu
                       max_steps=steps + 1, temperature=1.0, top_p=1.0, seed=0, dataloader_num_workers=0)
     marks: list[float] = []
 
+    mem = Memory(device)
+
     class Clock(TrainerCallback):
         def on_step_end(self, *_, **__):
             marks.append(_clock(device))
+            if len(marks) == 1:
+                mem.restart()                                  # the first update was the warm-up
 
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, processing_class=tok,
                           train_dataset=Dataset.from_dict({"prompt": texts}), callbacks=[Clock()])
-    with Memory(device) as mem:
+    with mem:
         trainer.train()
     return _summary(marks, mem.peak, B)         # marks[0] ends the first update: the warm-up
 
