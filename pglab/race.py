@@ -54,8 +54,8 @@ PPO_MINIBATCHES = 4
 
 
 @dataclass
-class RaceConfig:
-    """Everything a race needs; validated where it enters."""
+class RaceConfig(checks.Validated):
+    """Everything a race needs; validated where it enters (and when a field is assigned later)."""
     task: str = DEFAULT_TASK
     policy: str = "gru"
     contenders: tuple[str, ...] = LADDER
@@ -104,7 +104,7 @@ class RaceConfig:
             if c in needs and self.batch_size % needs[c]:
                 why = "4 minibatches" if c == "PPO" else f"{GROUP_SIZE} samples per prompt"
                 raise ValueError(f"batch_size must be a multiple of {needs[c]} for {c} ({why}), got {self.batch_size}")
-        self.entropy_coef = checks.non_negative_float("entropy_coef", self.entropy_coef)
+        self.entropy_coef = checks.entropy_coef("entropy_coef", self.entropy_coef)
         self.steps = checks.positive_int("steps", self.steps, maximum=100_000)
         self.seeds = checks.positive_int("seeds", self.seeds)
         if self.seeds > 8:

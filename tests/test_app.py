@@ -299,3 +299,14 @@ def test_every_control_carries_hover_help_where_the_browser_shows_it():
         assert len(control.tooltip) > 20, key
         # ipywidgets 8 shows `tooltip` on the control only when it has no description (a toggle button always)
         assert isinstance(control, w.ToggleButton) or control.description == "", key
+
+
+def test_race_config_checks_fields_assigned_later_and_bounds_the_entropy_bonus():
+    cfg = RaceConfig()
+    with pytest.raises(ValueError, match="batch_size"):
+        cfg.batch_size = -5
+    assert cfg.batch_size == 32                                   # unchanged after the refusal
+    with pytest.raises(ValueError, match=r"entropy_coef must be in \[0, 1\]"):
+        RaceConfig(entropy_coef=5.0)
+    cfg.steps = 400                                               # a valid change is taken (Train raises steps)
+    assert cfg.steps == 400
