@@ -23,4 +23,4 @@ from .models import ARCHS, tiny_model, tokenizer_for_vocab
 from .policy import HFPolicy, policy, prompt_mask
 from .tokenizer import train_tokenizer
 
-__all__ = ["ARCHS", "HFPolicy", "policy", "tiny_model", "tokenizer_for_vocab", "train_tokenizer"]
+__all__ = ["ARCHS", "HFPolicy", "policy", "prompt_mask", "tiny_model", "tokenizer_for_vocab", "train_tokenizer"]
