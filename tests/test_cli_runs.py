@@ -76,15 +76,19 @@ def test_a_second_ctrl_c_while_writing_does_not_cut_the_results_short(tmp_path, 
         real_save(fig, path, **kw)
     monkeypatch.setattr(pglab.plots, "save", save_hit_by_ctrl_c)
     out = tmp_path / "run"
+    # Python's own Ctrl-C handler, whatever an earlier test or library left installed (restored below)
+    earlier = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = cli.main(["compare", "--out", str(out), *SMALL])
     except KeyboardInterrupt:
         pytest.fail("the second Ctrl-C cut the write phase short")
+    finally:
+        after = signal.signal(signal.SIGINT, earlier)
     assert code == 130 and "interrupted (Ctrl-C)" in capsys.readouterr().err
     assert (out / "rewards.png").read_bytes()[:4] == b"\x89PNG"
     assert "interrupted" in (out / "STOPPED.txt").read_text()
     assert list(csv.reader(open(out / "history.csv")))[0][:2] == ["run", "step"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler     # Ctrl-C works again afterwards
+    assert after is signal.default_int_handler                                 # Ctrl-C works again afterwards
 
 
 def test_stopped_txt_is_written_before_anything_that_could_look_complete(tmp_path, monkeypatch):
