@@ -220,6 +220,10 @@ def test_ch08_sign_test_reference_is_scipys_binomial_test():
         want = 1.0 if n == 0 else binomtest(k, n).pvalue
         assert abs(ch08.sign_test(x, y) - want) < 1e-12, c.label
     assert any(int((c.inputs["x"] == c.inputs["y"]).sum()) for c in _cases("ch08_sign_test")), "ties must occur"
+    counts = [(int((c.inputs["x"] > c.inputs["y"]).sum()), int((c.inputs["x"] != c.inputs["y"]).sum()))
+              for c in _cases("ch08_sign_test", seeds=range(1))]          # every seed's cases, seed 0 suffices
+    assert any(2 * ch08._binomial_cdf(min(k, n - k), n) > 1 for k, n in counts), "a case must need the cap at 1"
+    assert any(k < n - k for k, n in counts), "a case with fewer wins than losses: one tail is not P(K ≥ k) there"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -228,7 +228,9 @@ PREDICT_MEAN = ChoiceQuestion(
     explanations={
         "A": "run the measurement: the cosine is printed. The 1/T_i differs from completion to completion when "
              "their lengths differ — is that one common factor?",
-        "C": "run the measurement: 1/T_i is positive, so no completion's contribution changes sign.",
+        "C": "run the measurement and read the printed cos(E ĝ, ∇J) of the mean over tokens: its sign decides. "
+             "That 1/T_i is positive does not settle it by itself — a positive reweighting of the terms can turn "
+             "their sum downhill (chapter 03's reward-so-far weights do on copy-sparse).",
     },
 )
 

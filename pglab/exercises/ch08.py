@@ -195,7 +195,7 @@ PAIRED = Exercise(
     diagnoses=[
         mistake("unpaired",
                 "you resampled x and y independently (two index draws): that throws the pairs away. Seed s of x and "
-                "seed s of y share their first batch, so their scores move together; resample the *pairs* — one "
+                "seed s of y share their first batch, so their scores may move together; resample the *pairs* — one "
                 "index draw used for both, i.e. bootstrap the differences x_s − y_s. Unpaired, the interval "
                 "here is several times too wide.", _unpaired),
         mistake("difference_of_intervals",
@@ -235,6 +235,9 @@ def _sign_cases(seed: int) -> list[Case]:
         tie = torch.rand(n, generator=g) < 0.15
         x = torch.where(tie, y, y + step)                                         # some pairs tie
         out.append(Case(f"n={n} pairs, {int(tie.sum())} tied", {"x": x, "y": y}))
+    y = torch.round(torch.rand(12, generator=g, dtype=torch.float64) * 20) / 20   # k = n/2: 2 · P(K ≤ k) > 1,
+    x = y + torch.tensor([0.05] * 5 + [-0.05] * 5 + [0.0] * 2, dtype=torch.float64)   # so the cap at 1 matters
+    out.append(Case("12 pairs, 2 tied, 5 wins and 5 losses", {"x": x, "y": y}))
     return out
 
 
@@ -246,6 +249,16 @@ def _sign_ties_as_losses(x, y):
 def _sign_one_sided(x, y):
     k, n = int((x > y).sum()), int((x != y).sum())
     return 1.0 if n == 0 else 1 - _binomial_cdf(k - 1, n)                       # P(K ≥ k)
+
+
+def _sign_not_doubled(x, y):
+    k, n = int((x > y).sum()), int((x != y).sum())
+    return 1.0 if n == 0 else _binomial_cdf(min(k, n - k), n)                  # one tail, not doubled
+
+
+def _sign_not_capped(x, y):
+    k, n = int((x > y).sum()), int((x != y).sum())
+    return 1.0 if n == 0 else 2 * _binomial_cdf(min(k, n - k), n)              # above 1 when k = n/2
 
 
 def _sign_point(x, y):
@@ -278,6 +291,14 @@ SIGN = Exercise(
         mistake("one_sided",
                 "your p-value is one-sided, P(K ≥ k): before the data, either method could have won, so the test is "
                 "two-sided — 2 · P(K ≤ min(k, n − k)), at most 1.", _sign_one_sided),
+        mistake("not_doubled",
+                "your p-value is one tail, P(K ≤ min(k, n − k)): that is a one-sided p. Before the data either "
+                "method could have won, so a result as uneven the other way counts too — double it: "
+                "2 · P(K ≤ min(k, n − k)), at most 1.", _sign_not_doubled),
+        mistake("not_capped",
+                "your p-value is above 1 when the wins split evenly (k = n/2): doubling P(K ≤ n/2), which is above "
+                "½, counts the middle outcome twice. A probability is at most 1: return min(1, 2 · P(K ≤ "
+                "min(k, n − k))).", _sign_not_capped),
         mistake("point_probability",
                 "you returned P(K = k), the probability of exactly k wins: the p-value is the probability of a "
                 "result *at least as uneven* as k, both tails: 2 · P(K ≤ min(k, n − k)).", _sign_point),
@@ -309,8 +330,10 @@ UNPAIRED = ChoiceQuestion(
         "A": "a sign test needs real pairs — two runs that share something, like the same first batch. Here seed s of "
              "X and seed s of Y share nothing, so the pairing is arbitrary: renumber one method's seeds and the count "
              "of wins changes while the data do not.",
-        "C": "they answer different questions: P(X > Y) compares a random run of X with a random run of Y; the sign "
-             "test counts wins within pairs. And without pairs the second has nothing to count.",
+        "C": "both test the same hypothesis (neither method tends to win) with two statistics, but they are not "
+             "equally good here. Without natural pairs the pairing is arbitrary: renumber one method's seeds and the "
+             "count of wins changes while the data do not. One arbitrary pairing uses 20 of the 20 × 20 comparisons, "
+             "a noisier, less efficient statistic than P(X > Y) over all of them.",
     },
 )
 
