@@ -33,7 +33,7 @@ from .advantages import BASELINES
 from .algos import ALGOS, NonFiniteError
 from .algos.grpo import GroupConfig
 from .algos.reinforce import ReinforceConfig
-from .policies import TRUNKS, make_policy
+from .policies import POLICY_KINDS, make_policy, require_hf
 from . import grade as grade_cli
 from .sweep import cli as sweep_cli
 from .tasks import DEFAULT_TASK, TASKS, make_task
@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory for history.csv and rewards.png (created if missing)")
     p.add_argument("--overwrite", action="store_true", help="replace the results of an earlier run in --out")
     p.add_argument("--task", default=DEFAULT_TASK, help=f"task name, one of: {', '.join(TASKS)}")
-    p.add_argument("--policy", default="gru", help=f"policy type, one of: {', '.join(TRUNKS)}")
+    p.add_argument("--policy", default="gru", help=f"policy type, one of: {', '.join(POLICY_KINDS)} "
+                                                  "(hf-*: a tiny Hugging Face model, needs the [hf] extra)")
     p.add_argument("--algos", default=None,
                    help=f"comma-separated algorithms to compare instead of REINFORCE without vs with a baseline, "
                         f"from: {', '.join(ALGOS)} (e.g. reinforce,a2c,ppo,grpo)")
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--entropy-coef", type=float, default=0.0,
                    help=f"entropy bonus weight in [0, {checks.ENTROPY_COEF_MAX:g}]")
     p.add_argument("--hidden-size", type=int, default=None,
-                   help="policy width (integer >= 1); default 128 for gru/lstm, 64 for transformer")
+                   help="policy width (integer >= 1); default 128 for gru/lstm, 64 for transformer and hf-*")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and sampling")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (CUDA, then MPS, then CPU)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -162,10 +163,15 @@ def compare(args: argparse.Namespace) -> dict[str, History]:
     checks.learning_rate("--lr", args.lr)
     checks.positive_int("--steps", args.steps, maximum=MAX_STEPS)
     checks.seed("--seed", args.seed)
+    checks.choice("policy", args.policy, POLICY_KINDS)
+    try:
+        require_hf(args.policy)
+    except ModuleNotFoundError as err:               # one line through parser.error, not a traceback
+        raise ValueError(str(err)) from None
     task = make_task(args.task)
     configs = {name: config for name, (_, config) in runs.items()}
     critic = lambda algo, config: algo in ("a2c", "ppo") or getattr(config, "baseline", "") == "value"  # noqa: E731
-    policies = {name: make_policy(args.policy, len(task.vocab), hidden_size=args.hidden_size,
+    policies = {name: make_policy(args.policy, task, hidden_size=args.hidden_size,
                                   value_head="separate" if critic(algo, config) else None,  # a critic where needed
                                   seed=args.seed, device=args.device)
                 for name, (algo, config) in runs.items()}

@@ -118,6 +118,9 @@ def save_checkpoint(path: str | Path, policy: Policy, optimizer: torch.optim.Opt
     written to a temporary name in the same folder and renamed, so a failed save never
     leaves a truncated checkpoint behind.
     """
+    if not isinstance(getattr(policy, "spec", None), dict):      # e.g. pg.hf.policy(...) or make_policy("hf-gpt2")
+        raise ValueError("save_checkpoint holds pglab's own policies (gru, lstm, transformer); save a Hugging Face "
+                         "policy with policy.model.save_pretrained(folder) and policy.tokenizer.save_pretrained(folder)")
     for key, value in meta.items():
         _check_plain(f"meta[{key!r}]", value)
     path = Path(path).expanduser()

@@ -28,6 +28,12 @@ from .transformer import TransformerTrunk
 TRUNKS: dict[str, type[nn.Module]] = {"gru": GRUTrunk, "lstm": LSTMTrunk, "transformer": TransformerTrunk}
 VALUE_HEADS = (None, "shared", "separate")
 CRITIC_PREFIXES = ("critic_trunk.", "v_head.")
+HF_KINDS: dict[str, str] = {"hf-gpt2": "gpt2", "hf-llama": "llama", "hf-qwen2": "qwen2"}
+"""Hugging Face kinds that the CLI and the sweep can name: a tiny model of that architecture, built
+offline from its config over the task's own vocabulary (needs the ``[hf]`` extra; see :func:`make_policy`).
+They are not in :data:`TRUNKS`, so the live lab's dropdown does not list them."""
+POLICY_KINDS = (*TRUNKS, *HF_KINDS)
+"""Every name :func:`make_policy` builds."""
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -151,7 +157,7 @@ class Policy(nn.Module):
 
 # Default widths give every kind a similar parameter count (~0.1 M at V = 8):
 # a GRU/LSTM with 128 hidden units, a 2-layer Transformer with d_model = 64.
-DEFAULT_HIDDEN = {"gru": 128, "lstm": 128, "transformer": 64}
+DEFAULT_HIDDEN = {"gru": 128, "lstm": 128, "transformer": 64, **{kind: 64 for kind in HF_KINDS}}
 
 
 def make_policy(kind: str = "gru", vocab_size: int | None = None, *, embed_size: int = 64,
@@ -164,8 +170,17 @@ def make_policy(kind: str = "gru", vocab_size: int | None = None, *, embed_size:
     :class:`~pglab.tasks.base.Task`. ``hidden_size=None`` takes :data:`DEFAULT_HIDDEN`.
     ``n_layers``, ``n_heads`` and ``max_len`` shape the Transformer only (defaults 2, 4, 64);
     the GRU and LSTM trunks are single-layer and reject them rather than ignore them.
+
+    An ``"hf-*"`` kind (:data:`HF_KINDS`) builds ``pg.hf.policy(pg.hf.tiny_model(tok, arch=...), tok,
+    value_head=...)`` with ``tok = pg.hf.tokenizer_for_vocab(task.vocab)``: pass the task itself as
+    ``vocab_size`` (the tokenizer needs its words). ``hidden_size`` (default 64), ``n_layers`` (2),
+    ``n_heads`` (4) and ``max_len`` (256) size the model. It needs the ``[hf]`` extra; pglab's
+    checkpoints do not hold it (save ``policy.model`` with ``save_pretrained``).
     """
-    checks.choice("policy", kind, list(TRUNKS))
+    checks.choice("policy", kind, POLICY_KINDS)
+    if kind in HF_KINDS:
+        return _make_hf_policy(kind, vocab_size, hidden_size=hidden_size, value_head=value_head,
+                               n_layers=n_layers, n_heads=n_heads, max_len=max_len, seed=seed, device=device)
     n_layers, n_heads, max_len = _transformer_sizes(kind, n_layers, n_heads, max_len)
     hidden_size = DEFAULT_HIDDEN[kind] if hidden_size is None else hidden_size
     if hasattr(vocab_size, "vocab"):
@@ -173,6 +188,35 @@ def make_policy(kind: str = "gru", vocab_size: int | None = None, *, embed_size:
     spec = {"kind": kind, "vocab_size": vocab_size, "embed_size": embed_size, "hidden_size": hidden_size,
             "value_head": value_head, "n_layers": n_layers, "n_heads": n_heads, "max_len": max_len, "seed": seed}
     return policy_from_spec(spec, device)
+
+
+def require_hf(kind: str) -> None:
+    """Raise a one-line error naming the ``[hf]`` extra if ``kind`` is a Hugging Face kind and
+    ``transformers`` is missing; pglab's own kinds need nothing."""
+    if kind in HF_KINDS:
+        import importlib.util
+        if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("tokenizers") is None:
+            raise ModuleNotFoundError(f'policy {kind!r} needs the [hf] extra: pip install "pglab[hf]" '
+                                      "(transformers and tokenizers)")
+
+
+def _make_hf_policy(kind: str, task: Any, *, hidden_size: int | None, value_head: str | None,
+                    n_layers: int | None, n_heads: int | None, max_len: int | None, seed: int,
+                    device: str | torch.device) -> PolicyProtocol:
+    """A tiny Hugging Face model of ``HF_KINDS[kind]``'s architecture over the task's vocabulary."""
+    if not hasattr(task, "vocab"):
+        raise ValueError(f"policy {kind!r} needs the task itself (make_policy({kind!r}, task)) to build a "
+                         f"tokenizer over its words, got vocab_size={task!r}")
+    checks.choice("value_head", value_head, VALUE_HEADS)
+    require_hf(kind)
+    from .. import hf                                  # lazy: `import pglab` stays free of transformers
+    tok = hf.tokenizer_for_vocab(task.vocab)
+    model = hf.tiny_model(tok, arch=HF_KINDS[kind], hidden_size=64 if hidden_size is None else hidden_size,
+                          n_layers=2 if n_layers is None else n_layers, n_heads=4 if n_heads is None else n_heads,
+                          max_len=256 if max_len is None else max_len, seed=seed, device=device)
+    with torch.random.fork_rng(devices=[]):           # the value head's initial weights follow the seed too
+        torch.manual_seed(seed)
+        return hf.policy(model, tok, value_head=value_head)
 
 
 # Upper bounds that keep a typo from allocating terabytes (this is a teaching lab, not a 7B model).
@@ -190,6 +234,9 @@ def validate_spec(spec: object) -> dict[str, Any]:
                "max_len", "seed"} - set(spec)
     if missing:
         raise ValueError(f"policy spec lacks {', '.join(sorted(missing))}")
+    if spec["kind"] in HF_KINDS:
+        raise ValueError(f"policy {spec['kind']!r} is a Hugging Face model, which pglab's checkpoints do not hold; "
+                         "save policy.model and policy.tokenizer with save_pretrained(folder) instead")
     kind = checks.choice("policy", spec["kind"], list(TRUNKS))
     clean: dict[str, Any] = {"kind": kind, "value_head": checks.choice("value_head", spec["value_head"], VALUE_HEADS),
                              "seed": checks.seed("seed", spec["seed"])}

@@ -36,7 +36,7 @@ from typing import Any
 
 from .. import checks
 from ..algos import ALGOS
-from ..policies import DEFAULT_HIDDEN, TRUNKS, VALUE_HEADS, validate_spec
+from ..policies import DEFAULT_HIDDEN, HF_KINDS, POLICY_KINDS, VALUE_HEADS, require_hf, validate_spec
 from ..tasks import TASKS, make_task
 
 RUN_SETTINGS: dict[str, Any] = {"algo": "reinforce", "task": "copy", "policy": "gru", "hidden_size": None,
@@ -201,7 +201,7 @@ def resolve(chosen: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 def _run_settings(run: dict[str, Any], algo: str, algo_config: Any) -> dict[str, Any]:
     task = checks.choice("task", run["task"], list(TASKS))
-    policy = checks.choice("policy", run["policy"], list(TRUNKS))
+    policy = checks.choice("policy", run["policy"], POLICY_KINDS)
     hidden = DEFAULT_HIDDEN[policy] if run["hidden_size"] is None else run["hidden_size"]
     head = checks.choice("value_head", run["value_head"], [*VALUE_HEADS, "auto"])
     critic = hasattr(algo_config, "gae_lambda") or getattr(algo_config, "baseline", None) == "value"
@@ -216,11 +216,20 @@ def _run_settings(run: dict[str, Any], algo: str, algo_config: Any) -> dict[str,
         raise ValueError("kl_coef > 0 needs a reference policy, which a sweep does not build; use 0")
     if task not in _TASK_VOCAB:
         _TASK_VOCAB[task] = len(make_task(task).vocab)
-    spec = {"kind": policy, "vocab_size": _TASK_VOCAB[task], "embed_size": 64, "hidden_size": hidden,
-            "value_head": head, "n_layers": 2 if policy == "transformer" else 1,
-            "n_heads": 4 if policy == "transformer" else None, "max_len": 64 if policy == "transformer" else None,
-            "seed": 0}
-    validate_spec(spec)                                        # hidden_size range, divisibility by heads
+    if policy in HF_KINDS:                                     # tiny HF model: 4 heads, see make_policy
+        try:
+            require_hf(policy)
+        except ModuleNotFoundError as err:
+            raise ValueError(str(err)) from None
+        hidden = checks.positive_int("hidden_size", hidden, maximum=8192)
+        if hidden % 4:
+            raise ValueError(f"hidden_size must be divisible by n_heads=4 for policy {policy!r}, got {hidden}")
+    else:
+        spec = {"kind": policy, "vocab_size": _TASK_VOCAB[task], "embed_size": 64, "hidden_size": hidden,
+                "value_head": head, "n_layers": 2 if policy == "transformer" else 1,
+                "n_heads": 4 if policy == "transformer" else None,
+                "max_len": 64 if policy == "transformer" else None, "seed": 0}
+        validate_spec(spec)                                    # hidden_size range, divisibility by heads
     return {"algo": algo, "task": task, "policy": policy, "hidden_size": hidden, "value_head": head,
             "steps": int_in("steps", run["steps"], 1, MAX_STEPS),
             "lr": checks.learning_rate("lr", run["lr"]),

@@ -41,7 +41,7 @@ def build(spec: RunSpec):
     cls = ALGOS[cfg["algo"]][0]
     algo_config = cls(**{f.name: cfg[f.name] for f in dataclasses.fields(cls)})
     task = make_task(cfg["task"])
-    policy = make_policy(cfg["policy"], len(task.vocab), hidden_size=cfg["hidden_size"],
+    policy = make_policy(cfg["policy"], task, hidden_size=cfg["hidden_size"],
                          value_head=cfg["value_head"], seed=spec.seed)
     return task, policy, algo_config
 
