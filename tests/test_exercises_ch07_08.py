@@ -32,7 +32,7 @@ def _cases(name: str, seeds=range(4)):
 # 7.1–7.3: references by independent routes
 
 def test_ch07_surrogate_reference_is_the_per_token_formula_and_its_gradient():
-    """ℓ = −min(ρA, clip(ρ)A) token by token; dℓ/dlog π = −ρA where the unclipped branch is the min, else 0."""
+    """ℓ = −min(wA, clip(w)A) token by token; dℓ/dlog π = −wA where the unclipped branch is the min, else 0."""
     ex = EXERCISES["ch07_clipped_surrogate"]
     clipped_somewhere = False
     for c in _cases("ch07_clipped_surrogate"):
@@ -229,9 +229,9 @@ def test_ch08_sign_test_reference_is_scipys_binomial_test():
 # ---------------------------------------------------------------------------------------------------------------
 # the brief's wrong answers are among the fixtures, with the intended hints
 
-BRIEF = {"ch07_clipped_surrogate": {"no_exp", "inverted", "max", "clip_advantage"},
+BRIEF = {"ch07_clipped_surrogate": {"no_exp", "inverted", "max", "clip_advantage", "detached_ratio"},
          "ch07_group_advantages": {"rloo_includes_self", "population_std"},
-         "ch07_kl_estimators": {"k3_inverted"},
+         "ch07_kl_estimators": {"k3_inverted", "k3_sign"},
          "ch08_paired_difference": {"unpaired"}}
 
 

@@ -38,8 +38,8 @@ def _close(a: Any, b: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# 7.1 PPO's clipped surrogate per token (Eq. 7.2):  ℓ_t = −min(ρ_t A_t, clip(ρ_t, 1−ε, 1+ε) A_t),
-# ρ_t = π_θ(a_t|s_t) / π_old(a_t|s_t) = exp(log π_θ − log π_old); 0 after <eos>.
+# 7.1 PPO's clipped surrogate per token (Eq. 7.2):  ℓ_t = −min(w_t A_t, clip(w_t, 1−ε, 1+ε) A_t),
+# w_t = π_θ(a_t|s_t) / π_old(a_t|s_t) = exp(log π_θ − log π_old); 0 after <eos>.
 
 def clipped_surrogate(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
                       mask: torch.Tensor, clip_eps: float) -> torch.Tensor:
@@ -58,7 +58,7 @@ def _ppo_cases(seed: int) -> list[Case]:
         adv = torch.round(torch.randn(B, T, generator=g) * 4) / 4               # both signs, some zeros
         junk = 1 - mask                                                         # after <eos>: junk, not zeros
         adv = adv * mask + junk * torch.round(torch.rand(B, T, generator=g) * 3 + 1)
-        label = f"B={B}, T={T}, clip_eps={eps}" + (" (first epoch: ρ = 1)" if drift == 0 else "")
+        label = f"B={B}, T={T}, clip_eps={eps}" + (" (first epoch: w = 1)" if drift == 0 else "")
         out.append(Case(label, {"logprobs": logprobs.requires_grad_(True), "old_logprobs": old,
                                 "advantages": adv, "mask": mask, "clip_eps": eps}))
     return out
@@ -97,13 +97,19 @@ def _surrogate(ratio_fn=None, pick=torch.min, clip_what="ratio", sign=-1.0, use_
 
 
 def _clipped_advantage(inputs, got, expected) -> bool:
-    """got equals the surrogate with the clip on A (ρ · clip(A)) or on the product (clip(ρA)), values and gradient."""
+    """got equals the surrogate with the clip on A (w · clip(A)) or on the product (clip(wA)), values and gradient."""
     for clip_what in ("advantage", "product"):
         wrong = _ppo_observe(_surrogate(clip_what=clip_what), {**inputs, "logprobs": inputs["logprobs"].detach()
                                                                 .clone().requires_grad_(True)})
         if compare_fields(wrong, got) is None:
             return True
     return False
+
+
+def _gradient_cut(inputs, got, expected) -> bool:
+    """The values are right but the gradient is not: the ratio (or one branch of the min) was detached."""
+    return _close(got["loss"], expected["loss"]) and not _close(got["d loss.sum() / d logprobs"],
+                                                                expected["d loss.sum() / d logprobs"])
 
 
 def _aggregated(inputs, got, expected) -> bool:
@@ -118,10 +124,10 @@ SURROGATE = Exercise(
         symptom("aggregated", "return the per-token losses, shape (B, T), 0 after ‹eos›: the aggregation (sum over "
                 "tokens, mean over the batch) comes later, in the algorithm.", _aggregated, exact=True),
         mistake("no_exp",
-                "your ratio is log π − log π_old, the *log*-ratio: ρ_t = π_θ/π_old = exp(log π_θ − log π_old) "
+                "your ratio is log π − log π_old, the *log*-ratio: w_t = π_θ/π_old = exp(log π_θ − log π_old) "
                 "(Eq. 7.1). At θ = θ_old the ratio is 1, not 0.", _surrogate(lambda lp, old: lp - old)),
         mistake("inverted",
-                "your ratio is upside down: π_old/π_θ = exp(log π_old − log π_θ). Eq. 7.1's ρ_t = π_θ/π_old grows when "
+                "your ratio is upside down: π_old/π_θ = exp(log π_old − log π_θ). Eq. 7.1's w_t = π_θ/π_old grows when "
                 "the new policy makes the token *more* likely.", _surrogate(lambda lp, old: torch.exp(old - lp))),
         mistake("ratio_of_logprobs",
                 "you divided the log-probs, log π_θ / log π_old: the importance ratio is a ratio of probabilities, "
@@ -130,19 +136,25 @@ SURROGATE = Exercise(
                 "you took the max of the two terms: PPO takes the min (the pessimistic bound), so a token that already "
                 "gained more than the clip allows stops pushing (its gradient is 0).", _surrogate(pick=torch.max)),
         symptom("clip_advantage",
-                "you clipped the advantage (clip(A, 1−ε, 1+ε), or the product ρ_t A_t): the clip acts on the ratio "
-                "alone, clip(ρ_t, 1−ε, 1+ε) · A_t — the advantage is used as it is, whatever its size.",
+                "you clipped the advantage (clip(A, 1−ε, 1+ε), or the product w_t A_t): the clip acts on the ratio "
+                "alone, clip(w_t, 1−ε, 1+ε) · A_t — the advantage is used as it is, whatever its size.",
                 _clipped_advantage, exact=True),
         mistake("no_min",
-                "you kept only the clipped term: Eq. 7.2 takes min(ρ A, clip(ρ) A), so a token whose ratio moved the "
+                "you kept only the clipped term: Eq. 7.2 takes min(w A, clip(w) A), so a token whose ratio moved the "
                 "*wrong* way (the objective got worse) still gets the full, unclipped gradient.",
                 _surrogate(clip_what="only")),
         mistake("sign",
-                "the sign is flipped: you returned the objective min(ρA, clip(ρ)A); the loss that gradient *descent* "
+                "the sign is flipped: you returned the objective min(wA, clip(w)A); the loss that gradient *descent* "
                 "minimises is its negative.", _surrogate(sign=1.0)),
         mistake("no_mask",
                 "the positions after ‹eos› are not 0: multiply by the mask (the junk advantages there are no tokens "
                 "of any completion).", _surrogate(use_mask=False)),
+        symptom("detached_ratio",
+                "your losses have the right values but the wrong gradient with respect to `logprobs`: the ratio was "
+                "detached somewhere (.detach(), .item(), torch.no_grad(), or a detached copy in one branch of the "
+                "min). The ratio w_t = exp(log π_θ − log π_old) is what carries PPO's gradient: it must stay a "
+                "function of `logprobs` in *both* terms; only `old_logprobs` are constants.",
+                _gradient_cut, exact=True),
     ],
     **BT,
 )
@@ -219,8 +231,8 @@ GROUP = Exercise(
         symptom("population_std",
                 "GRPO's std here is the population std (dividing by K): Eq. 7.6, as pglab.algos.grpo and TRL compute it, "
                 "takes the *sample* std (dividing by K − 1: torch's default .std(), not .std(unbiased=False) or "
-                "np.std), plus ε = 1e-4. (Chapter 04's pg.advantages.group_normalised is another estimator: "
-                "population std, ε = 1e-6, per step; at K = 4 the two differ by a factor 1.155.)",
+                "np.std), plus ε = 1e-4. (Chapter 04's pg.advantages.group_normalised is the same advantage, applied "
+                "per step to G_t.)",
                 _population_std, exact=True),
         mistake("eps_in_sqrt",
                 "you put ε inside the square root, sqrt(var + ε): Eq. 7.6 adds ε = 1e-4 to the std itself, "
@@ -318,6 +330,10 @@ KL = Exercise(
         mistake("k3_log_sign",
                 "your k3 adds log u: k3 = (u − 1) − log u, so that it is ≥ 0 (log x ≤ x − 1) and its mean is the KL.",
                 _k(k3=lambda lp, rf: torch.exp(rf - lp) - 1 + (rf - lp))),
+        mistake("k3_sign",
+                "your k3 has the wrong sign: you wrote log u − (u − 1), which is ≤ 0. k3 = (u − 1) − log u is never "
+                "negative (log x ≤ x − 1) and its mean is the KL.",
+                _k(k3=lambda lp, rf: -(torch.exp(rf - lp) - 1 - (rf - lp)))),
         mistake("k3_is_k2",
                 "your k3 is ½ (log u)², which is k2 (biased: its mean is not the KL). k3 = (u − 1) − log u.",
                 _k(k3=lambda lp, rf: 0.5 * (rf - lp) ** 2)),
@@ -330,6 +346,8 @@ KL = Exercise(
                 _field("k1", _k(k1=lambda lp, rf: rf - lp))),
         symptom("k3_inverted", "your k3 uses u = π_θ/π_ref; it must be u_t = π_ref/π_θ = exp(log π_ref − log π_θ).",
                 _field("k3", _K3_INVERTED)),
+        symptom("k3_sign", "your k3 has the wrong sign: k3 = (u_t − 1) − log u_t ≥ 0, not log u_t − (u_t − 1).",
+                _field("k3", _k(k3=lambda lp, rf: -(torch.exp(rf - lp) - 1 - (rf - lp))))),
     ],
 )
 
@@ -373,8 +391,10 @@ PREDICT = ChoiceQuestion(
         "A": "look at the printed correlation and the first and last values: the surrogate is rebuilt on every "
              "batch from fresh, centred advantages, so its value is not J — there is no reason for it to fall.",
         "C": "look at the printed first and last values: the logged loss is not 0 and it changes over training. "
-             "Whitening centres the advantages over the batch's tokens, but the loss weights each token by its "
-             "ratio and sums each completion's tokens, so nothing holds it at 0.",
+             "Whitening makes the advantages' token mean 0 over the whole batch, so at w_t = 1 the loss on the "
+             "whole batch would be 0; but PPO logs the mean over its 8 inner steps, each on a minibatch (half the "
+             "batch, whose tokens need not average 0) and, after the first, at ratios that have already moved to "
+             "lower the loss — so nothing holds the logged value at 0.",
     },
 )
 
