@@ -263,15 +263,20 @@ def test_the_briefs_wrong_answers_have_fixtures_caught_with_their_hint():
 # ---------------------------------------------------------------------------------------------------------------
 # "predict, then measure": the answer keys agree with the measurements the notebooks run
 
-def _run_measurements(master, **answers):
+def _run_measurements(master, snapshot_after: str | None = None, **answers):
     """Run a master's setup and measurement cells (no solution, no test cells) with ``answers`` defined; return
-    globals and stdout."""
+    globals and stdout. With ``snapshot_after``, the globals are also copied right after the first cell containing
+    that text, under ``ns["snapshot"]`` (later cells may reuse names such as ``x`` and ``y``)."""
     namespace: dict = dict(answers)
+    snapshot: dict = {}
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         for cell in nbformat.read(master, as_version=4).cells:
             if cell.cell_type == "code" and "SOLUTION" not in cell.source and "TEST CONFIG" not in cell.source:
                 exec(compile(cell.source, master.name, "exec"), namespace)
+                if snapshot_after and snapshot_after in cell.source and not snapshot:
+                    snapshot = dict(namespace)
+    namespace["snapshot"] = snapshot
     return namespace, buffer.getvalue()
 
 
@@ -301,12 +306,15 @@ def _ppo_loss_rises_on_seeds(seeds):
 
 
 def test_ch08_answer_keys_seeds_and_the_sign_test_demo():
-    ns, out = _run_measurements(MASTER_DIR / "ch08_exercises.ipynb", sign_test=lambda x, y: None)   # the stub
+    ns, out = _run_measurements(MASTER_DIR / "ch08_exercises.ipynb", snapshot_after="probability_of_improvement",
+                                sign_test=lambda x, y: None)                                     # the stub
     resolved = ns["resolved"]
     assert resolved[40] < 0.8 < resolved[80] and resolved[20] < 0.5 and resolved[5] < 0.2, resolved   # C, not A/B/D
     assert 40 < 2 * (1.96 + 0.84) ** 2 / 0.5 ** 2 < 80                           # the closed form in the notebook
     assert EXERCISES["ch08_predict_seeds"].answer == "C" and "between 40 and 80" in EXERCISES["ch08_predict_seeds"].choices["C"]
-    poi, x, y = ns["poi"], ns["x"], ns["y"]                                     # the demo's two claims
+    demo = ns["snapshot"]                               # the demo's x, y (the 8.5 simulation reuses the names)
+    poi, x, y = demo["poi"], demo["x"], demo["y"]                               # the demo's two claims
+    assert x.shape == y.shape == (20,)
     assert poi.low < 0.5 < poi.high and ch08.sign_test(x, y) < 1e-3
     q = EXERCISES["ch08_which_test"]
     assert q.measured is False and "measurement" not in str(check(q, "A"))
