@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from . import checks
-from .gradients import flat_grad
+from .autodiff import flat_grad
 from .rollout import token_logprobs
 from .policies.protocol import eos_id as _eos, pad_id as _pad
 from .vocab import EOS_ID, PAD_ID

@@ -26,19 +26,14 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
 from . import checks
+from .autodiff import flat_grad  # noqa: F401 (pg.gradients.flat_grad, as the chapters call it)
 from .advantages import BASELINES, RETURNS, gae, nstep_returns, reward_to_go
 from .algos.common import baseline_inputs, check_group_size, grouped_prompts
 from .algos.grpo import ADVANTAGES as GROUP_ADVANTAGES, AGGREGATIONS, aggregation_weights, group_advantages
+from .exact import policy_completions
 from .rollout import sample, token_logprobs
 from .statistics import (GradientReport, _cpu64, bias_estimate, bonferroni_threshold, format_table,  # noqa: F401 (re-exported)
                          mean_interval, paired_difference, per_batch_statistics, report, t_quantile, z_scores)
-
-
-def flat_grad(value: torch.Tensor, params: dict[str, torch.nn.Parameter]) -> torch.Tensor:
-    """∇ ``value`` with respect to ``params``, flattened into one vector (zeros where unused)."""
-    ps = list(params.values())
-    grads = (torch.autograd.grad(value, ps, allow_unused=True) if value.requires_grad else [None] * len(ps))
-    return torch.cat([torch.zeros_like(p).flatten() if g is None else g.flatten() for p, g in zip(ps, grads)])
 
 
 def policy_parameters(policy) -> dict[str, torch.nn.Parameter]:
@@ -221,7 +216,6 @@ def exact_values(policy, task, prompts: torch.Tensor, gamma: float = 1.0
     (p_θ(τ) on the valid tokens of τ, divided by the number of prompts). An independent yardstick
     for a critic: unlike the critic's own target y_t, it contains nothing of V_φ.
     """
-    from .exact import policy_completions                   # exact imports this module
     ids, mask = policy_completions(policy, task.max_new_tokens)
     ids, mask = ids.to(policy.device), mask.to(policy.device)
     v_true, v_critic, weight = [], [], []

@@ -52,6 +52,8 @@ from collections.abc import Callable
 import torch
 
 from . import checks
+from .exact import policy_completions
+from .rollout import token_logprobs
 
 
 def k1(logp: torch.Tensor, logp_ref: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -93,8 +95,6 @@ def exact_moments(policy, reference, task, prompts: torch.Tensor, name: str,
     k3, not for k2. ``sampler`` (default: ``policy``) is the policy that drew the tokens: with an
     older sampler μ, as in a later epoch on one batch, the estimates use π's log-probs on μ's
     tokens and k1, k3 are no longer unbiased for KL(π ‖ π_ref)."""
-    from .exact import policy_completions                     # exact imports gradients, which imports algos
-    from .rollout import token_logprobs
     fn = ESTIMATORS[checks.choice("kl_estimator", name, list(ESTIMATORS))]
     ids, mask = policy_completions(policy, task.max_new_tokens)
     ids, mask = ids.to(policy.device), mask.to(policy.device)

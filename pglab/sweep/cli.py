@@ -43,9 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .grid import int_in
-
-EXECUTORS = ("local", "dask", "inprocess")
-"""Executor kinds besides a scheduler address (see :func:`pglab.sweep.runner.make_executor`)."""
+from .pool import EXECUTORS  # executor kinds besides a scheduler address (see runner.make_executor)
 
 DEFAULT_SEEDS = 10
 FEW_SEEDS = 10

@@ -32,6 +32,8 @@ import weakref
 WORKER_DIED = ("BrokenProcessPool: a worker process died (killed by a signal, e.g. kill -9 or the out-of-memory "
                "killer) while this run was running or queued; rerun the sweep to retry it")
 """The one-line reason recorded for every run that a broken pool took down."""
+EXECUTORS = ("local", "dask", "inprocess")
+"""Where a sweep's runs go: this process pool, a Dask cluster, or one after another in this process."""
 
 
 def _ignore_sigint() -> None:

@@ -45,10 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from . import results
-from .cli import EXECUTORS
 from .grid import RunSpec, expand, int_in
 from .lock import lock_out
-from .pool import WORKER_DIED, ProcessPool
+from .pool import EXECUTORS, WORKER_DIED, ProcessPool
 from .run import one_line, run_one
 
 
