@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .. import checks
+from ..policies.protocol import ActorCriticSplit
 
 VALUE_HEADS = (None, "shared", "separate")
 CRITIC_PREFIXES = ("critic.", "v_head.")
@@ -63,8 +64,9 @@ def positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.cumsum(1) - 1).clamp_min(0)
 
 
-class HFPolicy(nn.Module):
+class HFPolicy(ActorCriticSplit, nn.Module):
     """A causal LM, its tokenizer's special ids and an optional value head (see the module docstring)."""
+    critic_prefixes = CRITIC_PREFIXES
 
     def __init__(self, model: nn.Module, tokenizer: Any, value_head: str | None = None) -> None:
         super().__init__()
@@ -107,17 +109,6 @@ class HFPolicy(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
-
-    @property
-    def has_value(self) -> bool:
-        return self.v_head is not None
-
-    def actor_parameters(self) -> dict[str, nn.Parameter]:
-        """The language model's own parameters θ (all but a separate critic and the value head)."""
-        return {n: p for n, p in self.named_parameters() if not n.startswith(CRITIC_PREFIXES)}
-
-    def critic_parameters(self) -> dict[str, nn.Parameter]:
-        return {n: p for n, p in self.named_parameters() if n.startswith(CRITIC_PREFIXES)}
 
     def set_fused(self, fused: bool) -> None:
         """Nothing to switch: the per-sample gradients in :mod:`pglab.gradients` loop over an HF model."""

@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import checks
 from ..vocab import EOS_ID, PAD_ID
-from .protocol import PolicyProtocol, eos_id, pad_id
+from .protocol import ActorCriticSplit, PolicyProtocol, eos_id, pad_id
 from .recurrent import GRUTrunk, LSTMTrunk
 from .transformer import TransformerTrunk
 
@@ -70,8 +70,9 @@ def available_devices() -> list[torch.device]:
     return found
 
 
-class Policy(nn.Module):
+class Policy(ActorCriticSplit, nn.Module):
     """A trunk (GRU, LSTM or Transformer) with an LM head and an optional value head."""
+    critic_prefixes = CRITIC_PREFIXES
 
     def __init__(self, spec: dict[str, Any]) -> None:
         super().__init__()
@@ -100,18 +101,6 @@ class Policy(nn.Module):
     """End of a completion: pglab's vocabulary puts it at 2 for every task."""
     pad_id = PAD_ID
     """Padding after EOS and in front of short prompts: 0 in pglab's vocabulary."""
-
-    @property
-    def has_value(self) -> bool:
-        return self.v_head is not None
-
-    def actor_parameters(self) -> dict[str, nn.Parameter]:
-        """The policy's own parameters: all but a separate critic trunk and the value head."""
-        return {n: p for n, p in self.named_parameters() if not n.startswith(CRITIC_PREFIXES)}
-
-    def critic_parameters(self) -> dict[str, nn.Parameter]:
-        """Parameters that only the value estimate uses (a shared trunk belongs to the actor)."""
-        return {n: p for n, p in self.named_parameters() if n.startswith(CRITIC_PREFIXES)}
 
     def set_fused(self, fused: bool) -> None:
         """Fused recurrent kernels (fast) or the unrolled loop (vmappable by torch.func)."""

@@ -78,3 +78,26 @@ def pad_id(policy: object) -> int:
     """The policy's padding id; pglab's vocabulary's :data:`~pglab.vocab.PAD_ID` if it names none."""
     value = getattr(policy, "pad_id", None)
     return PAD_ID if value is None else int(value)
+
+
+class ActorCriticSplit:
+    """The actor/critic split of a policy's parameters, shared by pglab's policies and the HF adapter.
+
+    θ (the actor) is every parameter whose name does not start with one of ``critic_prefixes``;
+    those (a separate critic trunk or model, the value head) only the value estimate uses, so
+    ∇J is taken with respect to :meth:`actor_parameters` alone. A value head on a shared trunk
+    counts as critic; the shared trunk itself belongs to the actor.
+    """
+    critic_prefixes: tuple[str, ...] = ()
+
+    @property
+    def has_value(self) -> bool:
+        return self.v_head is not None
+
+    def actor_parameters(self) -> dict[str, torch.nn.Parameter]:
+        """The policy's own parameters θ: all but a separate critic and the value head."""
+        return {n: p for n, p in self.named_parameters() if not n.startswith(self.critic_prefixes)}
+
+    def critic_parameters(self) -> dict[str, torch.nn.Parameter]:
+        """Parameters that only the value estimate uses (a shared trunk belongs to the actor)."""
+        return {n: p for n, p in self.named_parameters() if n.startswith(self.critic_prefixes)}
