@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 import pglab as pg
-from pglab.race import Race, RaceConfig
+from pglab.lab.race import Race, RaceConfig
 
 MARGIN, WINDOW = 0.1, 20
 

@@ -37,18 +37,20 @@ __version__ = "0.2.0"
 
 # Imported on first use: the live lab needs ipywidgets/IPython (the ``[app]`` extra) and the
 # plots need matplotlib, ``pglab.hf`` needs transformers (the ``[hf]`` extra): a plain ``import pglab`` pays for none.
-_LAZY = ("app", "chapter_widgets", "hf", "meter", "notebook", "plots", "race")
+_LAZY = ("app", "chapter_widgets", "hf", "lab", "meter", "notebook", "plots", "race")
+# The live lab lives in ``pglab.lab``; its documented short names point there.
+_IN_LAB = {"app": "lab.app", "race": "lab.race", "meter": "lab.meter", "chapter_widgets": "lab.widgets"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".{_IN_LAB.get(name, name)}", __name__)
     raise AttributeError(f"module 'pglab' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
-__all__ = ["advantages", "algos", "app", "checks", "race", "exact", "gradients", "kl", "mle", "notebook", "plots", "policies", "rewards", "rollout", "statistics", "tasks", "train",
+__all__ = ["advantages", "algos", "app", "checks", "lab", "meter", "race", "exact", "gradients", "kl", "mle", "notebook", "plots", "policies", "rewards", "rollout", "statistics", "tasks", "train",
            "vocab", "A2CConfig", "ReinforceConfig", "make_policy", "resolve_device", "Rollout", "sample",
            "token_logprobs", "make_task", "History"]

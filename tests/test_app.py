@@ -6,7 +6,7 @@ import time
 import pytest
 
 import pglab as pg
-from pglab.race import Race, RaceConfig
+from pglab.lab.race import Race, RaceConfig
 
 
 def small(**kw):
@@ -263,8 +263,8 @@ def test_chapter_preset():
 
 
 def test_meter_points_at_the_first_and_last_step_are_drawn_whole():
-    from pglab.lab_plots import ORDER, RacePanels
-    from pglab.meter import Interval, MeterPoint
+    from pglab.lab.plots import ORDER, RacePanels
+    from pglab.lab.meter import Interval, MeterPoint
     names = [n for n in ORDER if n != "REINFORCE"]            # every contender: the widest sideways nudge
     iv = {n: Interval(1.0, 0.5, 1.5) for n in names}
     points = [MeterPoint(s, "REINFORCE", 1.0, iv, iv, {}, None) for s in (0, 50, 100)]

@@ -1,6 +1,6 @@
 """The chapters' sliders: each move re-measures at the chosen setting."""
 import pglab as pg
-from pglab.chapter_widgets import gae_explorer, measure_gae
+from pglab.lab.widgets import gae_explorer, measure_gae
 
 
 def test_gae_explorer_remeasures_when_a_slider_moves():

@@ -194,7 +194,7 @@ def test_per_sample_gradients_loop_and_equal_the_batch_gradient(tiny_hf):
 
 
 def test_the_meter_measures_an_hf_policy(task, tok):
-    from pglab import meter
+    from pglab.lab import meter
     policy = hf_policy(tok)
     critic = hf_policy(tok, value_head="separate")
     ests = {meter.YARDSTICK: G.ESTIMATORS["reinforce"], "a2c": G.ESTIMATORS["a2c"]}

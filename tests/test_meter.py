@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from pglab import meter
-from pglab.meter import Interval, MeterPoint
-from pglab.race import Race, RaceConfig
+from pglab.lab import meter
+from pglab.lab.meter import Interval, MeterPoint
+from pglab.lab.race import Race, RaceConfig
 
 
 def test_gram_stats_match_the_direct_formulas():

@@ -7,7 +7,7 @@ import torch
 import pglab as pg
 from pglab import gradients as G
 from pglab.cli import main
-from pglab.race import CONTENDERS, LADDER, MODERN, Race, RaceConfig, _algorithm
+from pglab.lab.race import CONTENDERS, LADDER, MODERN, Race, RaceConfig, _algorithm
 
 
 @pytest.mark.parametrize("algo", ["ppo", "rloo", "grpo", "dr_grpo"])
@@ -74,7 +74,7 @@ def test_the_lab_offers_them_with_colours_and_tips():
     for name in MODERN:
         box = lab.controls[f"race:{name}"]
         assert box.value is False and len(box.tooltip) > 20
-    colours = [pg.lab_plots.color(n) for n in CONTENDERS]
-    assert len(set(colours)) == len(colours) and pg.lab_plots.color(pg.meter.YARDSTICK) not in colours
+    colours = [pg.lab.plots.color(n) for n in CONTENDERS]
+    assert len(set(colours)) == len(colours) and pg.lab.plots.color(pg.meter.YARDSTICK) not in colours
     assert lab.configure(contenders=("A2C", "Dr. GRPO"))
     assert lab.config().contenders == ("A2C", "Dr. GRPO")

@@ -54,10 +54,10 @@ def test_sweep_without_the_sweep_extra_says_what_to_install(tmp_path):
 
 
 def test_the_live_lab_without_the_app_extra_says_what_to_install(tmp_path):
-    proc = _without(tmp_path, ["ipywidgets"], "-c", "import pglab.app")
+    proc = _without(tmp_path, ["ipywidgets"], "-c", "import pglab.lab.app")
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert last == ('ModuleNotFoundError: pglab.app (the live lab) needs the optional [app] dependencies: '
+    assert last == ('ModuleNotFoundError: pglab.lab (the live lab) needs the optional [app] dependencies: '
                     'pip install "pglab[app]" (missing module: ipywidgets)'), proc.stderr[-800:]
 
 

@@ -13,8 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .meter import YARDSTICK, MeterPoint
-from .plots import smooth, to_png
-from .train import History
+from ..plots import smooth, to_png
+from ..train import History
 
 ORDER = ("REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C", "PPO", "RLOO", "GRPO", "Dr. GRPO",
          YARDSTICK)

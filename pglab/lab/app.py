@@ -4,9 +4,9 @@ gradient estimators at the same policy, with intervals.
     lab = pg.app.Lab()          # shows the page in a notebook or in Voilà
     lab.train(block=True)       # or click Train; lab.results keeps Histories and meter points
 
-The page only displays: the race and its meter live in :mod:`pglab.race` and
-:mod:`pglab.meter` (no widgets, tested on their own), the controls in
-:mod:`pglab.lab_controls`, the panels in :mod:`pglab.lab_plots`. Training runs in
+The page only displays: the race and its meter live in :mod:`pglab.lab.race` and
+:mod:`pglab.lab.meter` (no widgets, tested on their own), the controls in
+:mod:`pglab.lab.controls`, the panels in :mod:`pglab.lab.plots`. Training runs in
 a worker thread; **Stop** sets a ``threading.Event`` that the race checks before
 every update and pauses it, **Train** resumes, **Reset** clears. Threads touch
 the page only by setting widget values. A hidden ``Play`` widget ticks from the
@@ -22,15 +22,15 @@ import time
 
 import torch
 
-from . import checks
+from .. import checks
 
 try:
     import ipywidgets as w
 except ModuleNotFoundError as _err:                 # one line that says what to install, not a bare traceback
-    raise ModuleNotFoundError(checks.missing_extra("pglab.app (the live lab)", "app", _err), name=_err.name) from None
-from .lab_controls import SLIDERS, TIPS, TipRow, check_controls, fmt, label, make_controls, parse_typed, typed_boxes
-from .lab_plots import RacePanels
-from .lab_text import readout_html, samples_html
+    raise ModuleNotFoundError(checks.missing_extra("pglab.lab (the live lab)", "app", _err), name=_err.name) from None
+from .controls import SLIDERS, TIPS, TipRow, check_controls, fmt, label, make_controls, parse_typed, typed_boxes
+from .plots import RacePanels
+from .text import readout_html, samples_html
 from .race import CONTENDERS, Race, RaceConfig, RaceResults, estimate_seconds
 
 __all__ = ["Lab", "SLIDERS", "check_controls", "PRESETS", "RaceResults"]

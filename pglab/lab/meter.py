@@ -22,7 +22,7 @@ has almost zero gradient variance whatever the estimator, so per-policy ratios
 
 Collapse is read from training: a contender whose policy entropy fell below
 ``COLLAPSE_ENTROPY`` nats per token is named as collapsed and gets no ratio.
-No widgets here: :mod:`pglab.app` only displays what this module computes.
+No widgets here: :mod:`pglab.lab.app` only displays what this module computes.
 """
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .advantages import explained_variance, reward_to_go
-from .algos.a2c import fit_critic
-from .gradients import CRITIC_RETURNS, Estimator, batch_gradients
-from .rollout import sample
+from ..advantages import explained_variance, reward_to_go
+from ..algos.a2c import fit_critic
+from ..gradients import CRITIC_RETURNS, Estimator, batch_gradients
+from ..rollout import sample
 
 YARDSTICK = "vanilla REINFORCE"
 """The estimator every ratio divides: whole-episode return, no baseline (Eq. 3.1)."""
@@ -142,7 +142,7 @@ def needs_critic(est: Estimator) -> bool:
 @torch.no_grad()
 def policy_entropy(policy, task, batch_size: int, seed: int) -> float:
     """Mean per-token entropy (nats) of ``policy`` over freshly sampled completions."""
-    from .rollout import token_logprobs
+    from ..rollout import token_logprobs
     gen = torch.Generator().manual_seed(seed)
     prompts = task.sample_prompts(batch_size, gen).to(policy.device)
     ro = sample(policy, prompts, task.max_new_tokens, generator=gen)

@@ -13,10 +13,10 @@ import math
 import ipywidgets as w
 from traitlets import Unicode
 
-from .advantages import BASELINES
-from .policies import TRUNKS
+from ..advantages import BASELINES
+from ..policies import TRUNKS
 from .race import CONTENDERS, EXPLAIN, RaceConfig
-from .tasks import TASKS
+from ..tasks import TASKS
 
 
 # The sliders' ranges and steps. A value a slider cannot show is refused, never snapped to the grid.

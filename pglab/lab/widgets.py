@@ -13,7 +13,7 @@ import html
 
 import ipywidgets as w
 
-from .gradients import Estimator, batch_gradients, report
+from ..gradients import Estimator, batch_gradients, report
 
 
 def measure_gae(problem, gamma: float, gae_lambda: float, *, n_batches: int = 100, batch_size: int = 16,

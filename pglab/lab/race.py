@@ -1,10 +1,10 @@
 """A race: the ladder whole return → reward-to-go → + baseline → A2C critic, trained side by side,
 and beside it the modern family: PPO, RLOO, GRPO and Dr. GRPO (chapter 07).
 
-The live lab (:mod:`pglab.app`) is a page over this module, which has no
+The live lab (:mod:`pglab.lab.app`) is a page over this module, which has no
 widgets in it: it builds one policy per contender and seed from the same initial
 weights and advances them round-robin, one update at a time. Every
-``measure_every`` updates the same-policy meter (:mod:`pglab.meter`) measures
+``measure_every`` updates the same-policy meter (:mod:`pglab.lab.meter`) measures
 *every* contender's gradient estimator at one shared policy θ, on held-out
 samples, with 95 % intervals — so the readout compares estimators, not how far
 each policy has moved. :meth:`Race.run` can stop and resume: the state is kept.
@@ -18,18 +18,19 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import checks, meter
-from .advantages import BASELINES
-from .algos import ALGOS
-from .algos.a2c import A2CConfig
-from .algos.grpo import DrGRPOConfig, GRPOConfig, RLOOConfig
-from .algos.ppo import PPOConfig
-from .algos.reinforce import ReinforceConfig
-from .gradients import Estimator
-from .policies import TRUNKS, make_policy, resolve_device
-from .rollout import sample
-from .tasks import DEFAULT_TASK, TASKS, make_task
-from .train import History
+from .. import checks
+from . import meter
+from ..advantages import BASELINES
+from ..algos import ALGOS
+from ..algos.a2c import A2CConfig
+from ..algos.grpo import DrGRPOConfig, GRPOConfig, RLOOConfig
+from ..algos.ppo import PPOConfig
+from ..algos.reinforce import ReinforceConfig
+from ..gradients import Estimator
+from ..policies import TRUNKS, make_policy, resolve_device
+from ..rollout import sample
+from ..tasks import DEFAULT_TASK, TASKS, make_task
+from ..train import History
 
 LADDER = ("REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C")
 """The ladder, one change at a time: the default contenders."""
@@ -266,7 +267,7 @@ class Race:
         return ests
 
     def measure(self) -> meter.MeterPoint:
-        """Every estimator at the reference policy θ (see :mod:`pglab.meter`)."""
+        """Every estimator at the reference policy θ (see :mod:`pglab.lab.meter`)."""
         start = time.perf_counter()
         ref = self._reference()
         ests = self.estimators()

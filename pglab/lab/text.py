@@ -5,7 +5,7 @@ import html
 
 from matplotlib.colors import to_hex
 
-from .lab_plots import color
+from .plots import color
 from .race import Race
 
 
