@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from ..vocab import EOS_ID, PAD_ID
-from .core import Case, ChoiceQuestion, Exercise, WrongOutput, call, mistake, symptom
+from .calling import WrongOutput, call
+from .choice import ChoiceQuestion
+from .function import Case, Exercise, mistake, symptom
 
 
 def _completion(B: int, T: int, V: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
+from .choice import ChoiceQuestion
+from .function import Case, Exercise, mistake, symptom
 
 
 # ---------------------------------------------------------------------------------------------------------------

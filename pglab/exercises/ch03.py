@@ -12,8 +12,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .calling import WrongOutput, call
 from .ch01 import _completion
-from .core import Case, ChoiceQuestion, Exercise, WrongOutput, call, compare_fields, mistake, symptom
+from .choice import ChoiceQuestion
+from .compare import compare_fields
+from .function import Case, Exercise, mistake, symptom
 
 NO_GRAD_HINT = ("the loss must be a tensor computed from the log-probabilities with torch operations, so that "
                 "backward() reaches θ: no .item(), .detach(), .numpy() or float() on the way.")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from .core import Case, ChoiceQuestion, Exercise, mistake, symptom
+from .choice import ChoiceQuestion
+from .function import Case, Exercise, mistake, symptom
 
 BT = dict(shape="(B, T)", shape_means="one value per sample (row) and step (column), the shape of the inputs")
 """The output's shape, named in core's built-in hint for an output of the wrong shape."""

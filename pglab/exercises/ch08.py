@@ -18,7 +18,10 @@ from typing import Any
 
 import torch
 
-from .core import Case, ChoiceQuestion, Exercise, WrongOutput, as_tensor, call, compare_tensors, mistake, symptom
+from .calling import WrongOutput, call
+from .choice import ChoiceQuestion
+from .compare import as_tensor, compare_tensors
+from .function import Case, Exercise, mistake, symptom
 
 RESAMPLES = 20_000
 TOLERANCE = 0.05

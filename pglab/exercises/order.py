@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .core import DIFFICULTIES, CheckResult, read_letter
+from .choice import read_letter
+from .result import DIFFICULTIES, CheckResult
 
 SEPARATORS = re.compile(r"[\s,;.:()\[\]→\->–—]+")
 """What may stand between the letters of an order: spaces, commas, arrows, parentheses, dashes."""
