@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root,)   # containers often run as root
 
-.PHONY: lab test app benchmark setup clean
+.PHONY: lab test app app-zh benchmark setup clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,20 @@ setup: $(STAMP)
 lab: $(STAMP)  ## set up, then open JupyterLab at the welcome chapter, serving the whole repository (chapters in notebooks/, exercises in exercises/student/)
 	$(BIN)/jupyter lab $(ROOT_OK) --ServerApp.root_dir=$(CURDIR) notebooks/00_welcome.ipynb
 
-test: $(STAMP)  ## set up, then run the whole test suite (package, doctests, notebooks, browser)
-	$(BIN)/python -m pytest
+# pytest-xdist workers for `make test`; each file runs whole on one worker, one torch thread each (tests/conftest.py).
+# TEST_WORKERS=0 runs serially. One file alone stays serial and plain: .venv/bin/python -m pytest tests/test_app.py
+TEST_WORKERS ?= 2
+
+test: $(STAMP)  ## set up, then run the whole test suite (package, doctests, notebooks, browser) on TEST_WORKERS workers
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+APP ?= notebooks/app.ipynb
 
 app: $(STAMP)  ## serve the live lab stand-alone with Voila (offline template, idle kernels culled: binder/jupyter)
-	JUPYTER_CONFIG_PATH=$(CURDIR)/binder/jupyter JUPYTER_PATH=$(CURDIR)/binder/jupyter $(BIN)/voila notebooks/app.ipynb
+	JUPYTER_CONFIG_PATH=$(CURDIR)/binder/jupyter JUPYTER_PATH=$(CURDIR)/binder/jupyter $(BIN)/voila $(APP)
+
+app-zh:  ## the live lab in Chinese (中文实时实验室): notebooks/zh/app.ipynb, served as `make app` serves the English one
+	$(MAKE) app APP=notebooks/zh/app.ipynb
 
 benchmark: $(STAMP)  ## throughput, update cost and sweep scaling, side by side (a few minutes; run on an idle machine)
 	$(BIN)/python benchmarks/throughput.py

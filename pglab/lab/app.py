@@ -3,6 +3,7 @@ gradient estimators at the same policy, with intervals.
 
     lab = pg.app.Lab()          # shows the page in a notebook or in Voilà
     lab.train(block=True)       # or click Train; lab.results keeps Histories and meter points
+    pg.app.Lab(lang="zh")       # the same page in Chinese (``make app-zh`` serves notebooks/zh/app.ipynb)
 
 The page only displays: the race and its meter live in :mod:`pglab.lab.race` and
 :mod:`pglab.lab.meter` (no widgets, tested on their own), the controls in
@@ -12,6 +13,12 @@ every update and pauses it, **Train** resumes, **Reset** clears. Threads touch
 the page only by setting widget values. A hidden ``Play`` widget ticks from the
 browser as a heartbeat: when the page goes away the ticks stop and the worker
 pauses, so a closed tab stops using the CPU (and its idle kernel can be culled).
+
+Every word on the page comes from the catalogue of its language (:mod:`pglab.lab.messages`: ``lang="en"`` or
+``"zh"``). The page's own errors are written in that language; an error raised below it (``RaceConfig``,
+:mod:`pglab.checks`, training) is caught and translated by key there (:meth:`Catalogue.error`). Chinese panels
+need a CJK font (Debian: fonts-noto-cjk); without one they keep English words and one line under the title says
+why (no missing-glyph boxes, no warnings).
 """
 from __future__ import annotations
 
@@ -28,12 +35,13 @@ try:
     import ipywidgets as w
 except ModuleNotFoundError as _err:                 # one line that says what to install, not a bare traceback
     raise ModuleNotFoundError(checks.missing_extra("pglab.lab (the live lab)", "app", _err), name=_err.name) from None
-from .controls import SLIDERS, TIPS, TipRow, check_controls, fmt, label, make_controls, parse_typed, typed_boxes
-from .plots import RacePanels
+from .controls import SLIDERS, TipRow, check_controls, fmt, label, make_controls, parse_typed, tip, typed_boxes
+from .messages import LANGS, Localized, catalogue
+from .plots import RacePanels, cjk_font
 from .text import readout_html, samples_html
 from .race import CONTENDERS, Race, RaceConfig, RaceResults, estimate_seconds
 
-__all__ = ["Lab", "SLIDERS", "check_controls", "PRESETS", "RaceResults"]
+__all__ = ["Lab", "LANGS", "SLIDERS", "check_controls", "PRESETS", "RaceResults"]
 
 WARN_SECONDS = 180
 """Ask for a second click before a race estimated to take longer than this."""
@@ -45,11 +53,14 @@ PRESETS = {
 
 
 class Lab:
-    """The page; keyword arguments set the initial controls (see :class:`RaceConfig`)."""
+    """The page; keyword arguments set the initial controls (see :class:`RaceConfig`); ``lang`` is one of
+    :data:`~pglab.lab.messages.LANGS` ("en", "zh")."""
 
-    def __init__(self, refresh_seconds: float = 0.9, heartbeat_timeout: float | None = None, **settings) -> None:
+    def __init__(self, refresh_seconds: float = 0.9, heartbeat_timeout: float | None = None, lang: str = "en",
+                 **settings) -> None:
+        self.t = t = catalogue(lang)                       # an unknown lang: ValueError naming `lang` and LANGS
         cfg = RaceConfig(**settings)                       # bad keyword values raise here, where they enter
-        check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS})
+        check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS}, t)
         refresh_seconds = checks.positive_float("refresh_seconds", refresh_seconds)
         if refresh_seconds > 60:
             raise ValueError(f"refresh_seconds must be in (0, 60], got {refresh_seconds!r}")
@@ -63,21 +74,21 @@ class Lab:
         self._confirm: RaceConfig | None = None
         self._last_beat: float | None = None
         self.renders = 0
-        self._panels = RacePanels()
-        self.controls = make_controls(cfg)
-        self.typed = typed_boxes(self.controls)
+        family = None if lang == "en" else cjk_font()
+        self.font_missing = lang != "en" and family is None           # then the panels keep English words
+        self._panels = RacePanels(t=catalogue("en") if self.font_missing else t, family=family)
+        self.controls = make_controls(cfg, t)
+        self.typed = typed_boxes(self.controls, t)
         self._wire_typed()
-        self.buttons = {name: w.Button(description=name, layout=w.Layout(width="96px"))
-                        for name in ("Train", "Stop", "Reset")}
+        self.buttons = {name: w.Button(description=t(f"button.{name}"), tooltip=t(f"tip.button.{name}"),
+                                       layout=w.Layout(width="96px"))
+                        for name in ("Train", "Stop", "Reset")}                # keyed by the English name
         self.buttons["Train"].button_style, self.buttons["Stop"].button_style = "success", "warning"
-        self.buttons["Train"].tooltip = "start a race, or resume a paused one"
-        self.buttons["Stop"].tooltip = "pause after the current update (Train resumes)"
-        self.buttons["Reset"].tooltip = "stop and clear the race"
         self.buttons["Train"].on_click(lambda _: self.train())
         self.buttons["Stop"].on_click(lambda _: self.stop())
         self.buttons["Reset"].on_click(lambda _: self.reset())
         self.progress = w.IntProgress(value=0, min=0, max=cfg.steps, layout=w.Layout(width="180px"))
-        self.status = w.Label(value="ready — press Train")
+        self.status = w.Label(value=t("status.ready"))
         # a fixed height, so an error message does not push the form down
         self.message = w.HTML(value="", layout=w.Layout(height="2.8em", overflow="auto", margin="0"))
         self.plots = [w.Image(format="png", layout=w.Layout(width="100%")) for _ in range(3)]
@@ -100,13 +111,15 @@ class Lab:
 
     # ----- building the page -------------------------------------------------------------
     def _layout(self) -> w.Widget:
-        c, t = self.controls, self.typed
-        row = lambda k: TipRow([label(k), c[k], *([t[k]] if k in t else [])], tooltip=TIPS[k])  # noqa: E731
-        hint = lambda text: w.HTML(f"<div style='margin:-4px 0 4px 108px;font-size:12px;color:#555'>{text}</div>")  # noqa: E731
-        contenders = [w.HTML("<b>contenders</b> <small>(hover for what each changes)</small>")]
+        c, typed, t = self.controls, self.typed, self.t
+        row = lambda k: TipRow([label(k, t), c[k], *([typed[k]] if k in typed else [])], tooltip=tip(k, t))  # noqa: E731
+        hint = lambda key: w.HTML("<div style='margin:-4px 0 4px 108px;font-size:12px;color:#555'>"  # noqa: E731
+                                  f"{html.escape(t(key))}</div>")
+        contenders = [w.HTML(f"<b>{html.escape(t('contenders'))}</b> <small>{html.escape(t('contenders.hover'))}"
+                             "</small>")]
         contenders += [c[f"race:{n}"] for n in CONTENDERS]
-        left = w.VBox([row("task"), row("policy"), *contenders, row("baseline"), hint("used by: REINFORCE + baseline"),
-                       row("gamma"), row("gae_lambda"), hint("used by: A2C, PPO"), row("lr"), row("batch_size"),
+        left = w.VBox([row("task"), row("policy"), *contenders, row("baseline"), hint("hint.baseline"),
+                       row("gamma"), row("gae_lambda"), hint("hint.gae"), row("lr"), row("batch_size"),
                        row("entropy_coef"), row("steps"), row("seeds")],
                       layout=w.Layout(width="310px", min_width="310px", margin="0 12px 0 0"))
         # no growth: a panel left alone on the last row keeps the others' width
@@ -116,12 +129,13 @@ class Lab:
         right = w.VBox([plots, self.readout, self.samples], layout=w.Layout(flex="1 1 320px", min_width="300px"))
         bar = w.HBox([*self.buttons.values(), self.progress, self.status],
                      layout=w.Layout(flex_flow="row wrap", align_items="center"))
-        title = w.HTML("<h3 style='margin:2px 0'>Why baselines and critics work: gradient variance at the same "
-                       "policy</h3>")
+        title = w.HTML(f"<h3 style='margin:2px 0'>{html.escape(t('title'))}</h3>")
         style = w.HTML("<style>.widget-label, .widget-html-content, .widget-toggle-button {font-size: 14px}"
                        "</style>")
         body = w.Box([left, right], layout=w.Layout(display="flex", flex_flow="row wrap"))
-        return w.VBox([style, title, bar, self.message, body, self.heartbeat])
+        note = [w.HTML(f"<div style='font-size:12px;color:#9a6700'>{html.escape(t('font.missing'))}</div>")
+                ] if self.font_missing else []
+        return w.VBox([style, title, *note, bar, self.message, body, self.heartbeat])
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -136,9 +150,9 @@ class Lab:
         if text == fmt(key, self.controls[key].value):
             return
         try:
-            value = parse_typed(key, text)
+            value = parse_typed(key, text, self.t)
         except ValueError as err:
-            self._show_error(err)
+            self._show_error(self.t.error(err))
             self.typed[key].value = fmt(key, self.controls[key].value)      # the box shows the kept value
             return
         self.controls[key].value = value
@@ -160,11 +174,12 @@ class Lab:
         try:
             unknown = sorted(set(settings) - set(self.controls) - set(self._fixed) - {"contenders"})
             if unknown:
-                raise ValueError(f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(self._values()))}")
+                raise Localized(self.t("error.unknown_setting", names=", ".join(unknown),
+                                       known=", ".join(sorted(self._values()))))
             cfg = RaceConfig(**{**self._values(), **settings})
-            check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS})
+            check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS}, self.t)
         except (ValueError, TypeError) as err:
-            self._show_error(err)
+            self._show_error(self.t.error(err))
             return False
         for key, value in settings.items():
             if key == "contenders":
@@ -190,28 +205,27 @@ class Lab:
         """Start a race, or resume a paused one (Train). Returns False if nothing started."""
         if self.running:
             return False
-        self._set_running(True, label="starting…")          # at once, before any slow work
+        t = self.t
+        self._set_running(True, label=t("button.starting"))  # at once, before any slow work
         try:
             cfg = self.config()
         except (ValueError, TypeError) as err:
             self._set_running(False)
-            self._show_error(f"{err}" + (" (the plots still show the previous race)" if self.race else ""))
+            self._show_error(t.error(err) + (t("error.previous_race") if self.race else ""))
             return False
         resume = self.race is not None and _same_race(self.race.config, cfg) and cfg.steps > self.race.step
         if not resume and estimate_seconds(cfg) > WARN_SECONDS and self._confirm != cfg:
             self._confirm = cfg
             self._set_running(False)
-            self._show_error(f"this race would take about {estimate_seconds(cfg) / 60:.0f} min on a 2-core CPU "
-                             "(fewer steps, seeds or contenders, a smaller batch or the GRU are faster) — "
-                             "press Train again to start it anyway", warning=True)
+            self._show_error(t("warning.long_race", minutes=estimate_seconds(cfg) / 60), warning=True)
             return False
         self._confirm = None
         self.message.value = ""
         if resume:
             self.race.config.steps = cfg.steps
-            note = f"resuming at step {self.race.step}"
+            note = t("status.resuming", step=self.race.step)
         else:
-            note = "starting…" if self.race is None else "settings changed or race over: starting a new race…"
+            note = t("status.starting") if self.race is None else t("status.new_race")
             self.race = None
         self.status.value = note
         self._stop.clear()
@@ -235,7 +249,7 @@ class Lab:
         self.race = None
         self._confirm = None
         self.progress.value = 0
-        self.status.value = "ready — press Train"
+        self.status.value = self.t("status.ready")
         self.message.value = self.readout.value = self.samples.value = ""
         self._set_running(False)
         self._render()
@@ -258,23 +272,24 @@ class Lab:
         torch.set_num_threads(1)
         done = threading.Event()
         painter = threading.Thread(target=self._paint, args=(done,), name="pglab-plots", daemon=True)
+        t = self.t
         status = "failed"
         try:
             if not resume:
                 self.race = Race(cfg)
             race = self.race
-            self.buttons["Train"].description = "Train"
+            self.buttons["Train"].description = t("button.Train")
             painter.start()
             reason = race.run(self._stop, self._on_step)
             if reason == "stopped":
-                why = "the page stopped answering" if self._page_gone() else "stopped"
-                status = f"paused at step {race.step}/{race.config.steps} ({why}) — Train resumes, Reset clears"
+                why = t("status.why.page_gone") if self._page_gone() else t("status.why.stopped")
+                status = t("status.paused", step=race.step, steps=race.config.steps, why=why)
             else:
-                status = f"step {race.step}/{race.config.steps} — finished in {race.seconds:.1f} s"
+                status = t("status.finished", step=race.step, steps=race.config.steps, seconds=race.seconds)
         except Exception as err:  # noqa: BLE001 - a failed run must not take the page down
             step = 0 if self.race is None else self.race.step
-            status = f"step {step}/{cfg.steps} — failed"
-            self._show_error(err)
+            status = t("status.failed", step=step, steps=cfg.steps)
+            self._show_error(t.error(err))
         finally:
             torch.set_num_threads(threads)
             done.set()
@@ -283,14 +298,15 @@ class Lab:
         try:
             self._render(samples=True)       # the final picture first, then the status that announces it
         except Exception as err:  # noqa: BLE001
-            self._show_error(err)
+            self._show_error(t.error(err))
         self.status.value = status
         self._set_running(False)
 
     def _on_step(self, race: Race) -> None:
         self.progress.value = race.step
         eta = race.eta()
-        self.status.value = f"step {race.step}/{race.config.steps}" + ("" if eta is None else f" · about {eta:.0f} s left")
+        self.status.value = (self.t("status.step", step=race.step, steps=race.config.steps)
+                             + ("" if eta is None else self.t("status.eta", eta=eta)))
         if self._page_gone():
             self._stop.set()
 
@@ -325,20 +341,21 @@ class Lab:
                 image.value = png
         self.renders += 1
         if race is not None:
-            self.readout.value = readout_html(race)
+            self.readout.value = readout_html(race, self.t)
             if samples:
-                self.samples.value = samples_html(race)
+                self.samples.value = samples_html(race, self.t)
 
-    def _set_running(self, running: bool, label: str = "Train") -> None:
+    def _set_running(self, running: bool, label: str | None = None) -> None:
         self.buttons["Train"].disabled = running
-        self.buttons["Train"].description = label
+        self.buttons["Train"].description = label or self.t("button.Train")
         self.buttons["Stop"].disabled = not running
         for widget in [*self.controls.values(), *self.typed.values()]:
             widget.disabled = running
 
-    def _show_error(self, err: object, warning: bool = False) -> None:
-        head, colour = ("Before you start:", "#9a6700") if warning else ("Cannot do that:", "#c0392b")
-        self.message.value = f"<div style='color:{colour}'><b>{head}</b> {html.escape(str(err))}</div>"
+    def _show_error(self, text: str, warning: bool = False) -> None:
+        """Show ``text`` (already in the page's language) on the message line."""
+        head, colour = ("warning.head", "#9a6700") if warning else ("error.head", "#c0392b")
+        self.message.value = f"<div style='color:{colour}'><b>{html.escape(self.t(head))}</b> {html.escape(text)}</div>"
 
 
 def _same_race(a: RaceConfig, b: RaceConfig) -> bool:

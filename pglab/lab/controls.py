@@ -15,64 +15,61 @@ from traitlets import Unicode
 
 from ..advantages import BASELINES
 from ..policies import TRUNKS
-from .race import CONTENDERS, EXPLAIN, RaceConfig
+from .messages import Catalogue, Localized
+from .race import CONTENDERS, RaceConfig
 from ..tasks import TASKS
 
+
+EN = Catalogue("en")
 
 # The sliders' ranges and steps. A value a slider cannot show is refused, never snapped to the grid.
 SLIDERS = {"gamma": (0.0, 1.0, 0.01), "gae_lambda": (0.0, 1.0, 0.01), "lr": (1e-5, 1e-1, None),
            "batch_size": (8, 256, 8), "entropy_coef": (0.0, 0.1, 0.005), "steps": (10, 2000, 10), "seeds": (1, 8, 1)}
-LABELS = {"task": "task", "policy": "policy", "baseline": "baseline", "gamma": "γ (discount)", "gae_lambda": "λ (GAE)",
-          "lr": "learning rate", "batch_size": "batch size", "entropy_coef": "entropy bonus", "steps": "steps",
-          "seeds": "seeds"}
-TIPS = {
-    "task": "what the policy must write; each task scores completions with its own reward",
-    "policy": "the network that writes tokens: GRU, LSTM or a small Transformer",
-    "baseline": "subtracted from the reward-to-go; affects 'REINFORCE + baseline' only",
-    "gamma": "discount γ on future rewards; affects every contender's returns (1 = undiscounted)",
-    "gae_lambda": "λ of GAE: 0 trusts the critic (one-step TD), 1 uses Monte Carlo returns; affects A2C and PPO only",
-    "lr": "Adam step size for every contender (log scale); too high and policies collapse",
-    "batch_size": "completions per update and per meter batch; larger means less gradient noise, slower steps",
-    "entropy_coef": "bonus for keeping the policy random; 0 lets policies collapse to one output",
-    "steps": "updates per contender (Stop pauses, Train resumes; raise it after a race to continue)",
-    "seeds": "independent runs per contender; the reward panel shows their mean ± 1 std",
-    **{f"race:{c}": EXPLAIN[c] for c in CONTENDERS},
-}
+LABELS = {k: EN(f"label.{k}") for k in ("task", "policy", "baseline", *SLIDERS)}
+"""The controls' names in English (the page shows its catalogue's ``label.<key>``)."""
+TIPS = {**{k: EN(f"tip.{k}") for k in LABELS}, **{f"race:{c}": EN(f"explain.{c}") for c in CONTENDERS}}
+"""The controls' hover help in English (the page shows its catalogue's ``tip.<key>`` / ``explain.<name>``)."""
 INTEGER = {"batch_size", "steps", "seeds"}
 
 
-def check_controls(settings: dict) -> None:
-    """Raise ``ValueError`` for a setting the page's sliders cannot show exactly (range or step)."""
+def tip(key: str, t: Catalogue = EN) -> str:
+    """A control's hover help in ``t``'s language (a contender's is its explanation)."""
+    return t(f"explain.{key[5:]}") if key.startswith("race:") else t(f"tip.{key}")
+
+
+def check_controls(settings: dict, t: Catalogue = EN) -> None:
+    """Raise ``ValueError`` (in ``t``'s language) for a setting the page's sliders cannot show exactly."""
     for key, value in settings.items():
         if key not in SLIDERS:
             continue
         lo, hi, step = SLIDERS[key]
         if not lo <= value <= hi:
-            raise ValueError(f"{key} must be in [{lo:g}, {hi:g}] in the live lab, got {value!r}")
+            raise Localized(t("lab.range", field=t.field(key), lo=f"{lo:g}", hi=f"{hi:g}", value=repr(value)))
         if step is not None and abs(round((value - lo) / step) * step + lo - value) > 1e-9:
-            raise ValueError(f"{key} must be a multiple of {step:g} in the live lab (from {lo:g}), got {value!r}")
+            raise Localized(t("lab.multiple", field=t.field(key), step=f"{step:g}", lo=f"{lo:g}", value=repr(value)))
 
 
-def parse_typed(key: str, text: str) -> float | int:
+def parse_typed(key: str, text: str, t: Catalogue = EN) -> float | int:
     """The number typed into ``key``'s box, or ``ValueError`` naming the field and its allowed range."""
     lo, hi, step = SLIDERS[key]
-    allowed = f"{LABELS[key]} takes a number in [{lo:g}, {hi:g}]" + (f" in steps of {step:g}" if step else "")
+    rng = {"label": t(f"label.{key}"), "lo": f"{lo:g}", "hi": f"{hi:g}"}
+    allowed = t("typed.allowed_step", step=f"{step:g}", **rng) if step else t("typed.allowed", **rng)
     try:
         value = float(text.strip().replace("_", ""))
     except ValueError:
-        raise ValueError(f"{allowed}; {text!r} is not a number") from None
+        raise Localized(t("typed.not_number", allowed=allowed, text=repr(text))) from None
     if not math.isfinite(value):
-        raise ValueError(f"{allowed}; got {text!r}")
+        raise Localized(t("typed.got", allowed=allowed, text=repr(text)))
     if key in INTEGER:
         if value != int(value):
-            raise ValueError(f"{allowed}; {text!r} is not a whole number")
+            raise Localized(t("typed.not_whole", allowed=allowed, text=repr(text)))
         value = int(value)
     elif step is not None:
         value = round(value, 10)
     try:
         check_controls({key: value})
     except ValueError:
-        raise ValueError(f"{allowed}; got {text!r}") from None
+        raise Localized(t("typed.got", allowed=allowed, text=repr(text))) from None
     return value
 
 
@@ -83,10 +80,10 @@ def fmt(key: str, value: float) -> str:
     return f"{value:.6g}"
 
 
-def label(key: str) -> w.HTML:
+def label(key: str, t: Catalogue = EN) -> w.HTML:
     """A control's name as a ``<label>`` that carries its hover help (the widget beside it carries it too)."""
-    return w.HTML(f"<label title='{html.escape(TIPS[key], quote=True)}' style='display:inline-block;width:100px;"
-                  f"font-size:14px'>{html.escape(LABELS[key])}</label>", layout=w.Layout(width="104px"))
+    return w.HTML(f"<label title='{html.escape(tip(key, t), quote=True)}' style='display:inline-block;width:100px;"
+                  f"font-size:14px'>{html.escape(t(f'label.{key}'))}</label>", layout=w.Layout(width="104px"))
 
 
 class TipRow(w.HBox):
@@ -99,30 +96,34 @@ class TipRow(w.HBox):
     description = Unicode("").tag(sync=True)
 
 
-def make_controls(cfg: RaceConfig) -> dict[str, w.Widget]:
+def make_controls(cfg: RaceConfig, t: Catalogue = EN) -> dict[str, w.Widget]:
     """The widgets, keyed by RaceConfig field (contender toggles as ``race:<name>``).
 
     Hover help: ipywidgets 8 puts a widget's ``tooltip`` on the select box or slider
     only when the widget has no ``description`` (otherwise only on its label), and a
     checkbox's title is always its description. So dropdowns and sliders carry no
     description (their names are :func:`label` s beside them, with the same help),
-    and contenders are toggle buttons, whose title is their tooltip.
+    and contenders are toggle buttons, whose title is their tooltip. Dropdown entries show
+    ``t("option.<field>.<key>")`` and keep the key as their value.
     """
+    options = lambda field, keys: [k if t(f"option.{field}.{k}") == k else (t(f"option.{field}.{k}"), k)  # noqa: E731
+                                   for k in keys]
     lim = {k: dict(min=lo, max=hi, **({} if st is None else {"step": st})) for k, (lo, hi, st) in SLIDERS.items()}
     slider = dict(continuous_update=False, readout=False, layout=w.Layout(width="122px"))
     drop = dict(layout=w.Layout(width="196px"))
     c = {
-        "task": w.Dropdown(options=list(TASKS), value=cfg.task, **drop),
-        "policy": w.Dropdown(options=list(TRUNKS), value=cfg.policy, **drop),
-        **{f"race:{n}": w.ToggleButton(value=n in cfg.contenders, description=n,
+        "task": w.Dropdown(options=options("task", TASKS), value=cfg.task, **drop),
+        "policy": w.Dropdown(options=options("policy", TRUNKS), value=cfg.policy, **drop),
+        **{f"race:{n}": w.ToggleButton(value=n in cfg.contenders, description=t.name(n),
                                        layout=w.Layout(width="300px", height="26px")) for n in CONTENDERS},
-        "baseline": w.Dropdown(options=[b for b in BASELINES if b != "none"], value=cfg.baseline, **drop),
+        "baseline": w.Dropdown(options=options("baseline", [b for b in BASELINES if b != "none"]), value=cfg.baseline,
+                               **drop),
         "lr": w.FloatLogSlider(value=cfg.lr, base=10, min=-5, max=-1, step=0.1, **slider),
         **{k: (w.IntSlider if k in INTEGER else w.FloatSlider)(value=getattr(cfg, k), **lim[k], **slider)
            for k in ("gamma", "gae_lambda", "batch_size", "entropy_coef", "steps", "seeds")},
     }
     for key, widget in c.items():
-        widget.tooltip = TIPS[key]
+        widget.tooltip = tip(key, t)
         if key.startswith("race:"):
             widget.observe(lambda ch, t=widget: _mark(t), "value")
             _mark(widget)
@@ -134,7 +135,7 @@ def _mark(toggle: w.ToggleButton) -> None:
     toggle.button_style = "info" if toggle.value else ""
 
 
-def typed_boxes(controls: dict[str, w.Widget]) -> dict[str, w.Text]:
+def typed_boxes(controls: dict[str, w.Widget], t: Catalogue = EN) -> dict[str, w.Text]:
     """One text box per slider showing its value; what is typed there is parsed by :func:`parse_typed`."""
-    return {k: w.Text(value=fmt(k, controls[k].value), continuous_update=False, tooltip=TIPS[k],
+    return {k: w.Text(value=fmt(k, controls[k].value), continuous_update=False, tooltip=tip(k, t),
                       layout=w.Layout(width="74px")) for k in SLIDERS}

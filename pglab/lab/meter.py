@@ -27,7 +27,7 @@ No widgets here: :mod:`pglab.lab.app` only displays what this module computes.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -35,6 +35,7 @@ from ..advantages import explained_variance, reward_to_go
 from ..algos.a2c import fit_critic
 from ..gradients import CRITIC_RETURNS, Estimator, batch_gradients
 from ..rollout import sample
+from .messages.en import MESSAGES as EN
 
 YARDSTICK = "vanilla REINFORCE"
 """The estimator every ratio divides: whole-episode return, no baseline (Eq. 3.1)."""
@@ -171,11 +172,20 @@ def measure(step: int, reference: str, policy, estimators: dict[str, Estimator],
 # ----- the readout: what the page says, decided here (tested without widgets) ---------------------------
 @dataclass(frozen=True)
 class Verdict:
-    """One line of the readout for one contender."""
+    """One line of the readout for one contender.
+
+    ``key`` and ``fields`` say it in any language (``catalogue(lang)(v.key, **v.fields)``, see
+    :mod:`pglab.lab.messages`); ``text`` is the English line.
+    """
     name: str
     kind: str
     """"lower", "higher", "unclear" (interval contains 1), "collapsed" or "yardstick"."""
-    text: str
+    key: str
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return EN[self.key].format(**self.fields)
 
 
 def collapsed(entropies: dict[str, float], threshold: float = COLLAPSE_ENTROPY) -> dict[str, float]:
@@ -194,14 +204,13 @@ def verdicts(point: MeterPoint, entropies: dict[str, float], rewards: dict[str, 
     out = []
     for name in entropies:
         if name in gone:
-            out.append(Verdict(name, "collapsed", f"collapsed: its policy is near-deterministic (entropy "
-                               f"{gone[name]:.3f} nats/token, reward {rewards.get(name, float('nan')):.2f}), "
-                               "so its gradient is ≈ 0 whatever the estimator — no variance ratio"))
+            out.append(Verdict(name, "collapsed", "verdict.collapsed",
+                               {"entropy": gone[name], "reward": rewards.get(name, float("nan"))}))
         elif point.entropy < COLLAPSE_ENTROPY:
-            out.append(Verdict(name, "collapsed", f"no ratio: the shared policy θ ({point.reference}) has "
-                               f"collapsed (entropy {point.entropy:.3f} nats/token)"))
+            out.append(Verdict(name, "collapsed", "verdict.theta_collapsed",
+                               {"reference": point.reference, "entropy": point.entropy}))
         elif name not in point.ratio:
-            out.append(Verdict(name, "yardstick", "the yardstick (whole-episode return, no baseline)"))
+            out.append(Verdict(name, "yardstick", "verdict.yardstick"))
         else:
             out.append(_ratio_verdict(name, point.ratio[name]))
     return out
@@ -212,11 +221,10 @@ def _num(x: float) -> str:
 
 
 def _ratio_verdict(name: str, r: Interval) -> Verdict:
-    ci = f"95 % CI ×{_num(r.low)}–{_num(r.high)}"
     if r.low > 1:
-        return Verdict(name, "lower", f"variance ×{r.value:.1f} lower than vanilla REINFORCE ({ci})")
+        return Verdict(name, "lower", "verdict.lower", {"value": r.value, "low": _num(r.low), "high": _num(r.high)})
     if r.high < 1:
         inv = Interval(1 / r.value, 1 / r.high, 1 / r.low)
-        return Verdict(name, "higher", f"variance ×{inv.value:.1f} higher than vanilla REINFORCE "
-                       f"(95 % CI ×{_num(inv.low)}–{_num(inv.high)})")
-    return Verdict(name, "unclear", f"no clear difference from vanilla REINFORCE (ratio {ci} includes 1)")
+        return Verdict(name, "higher", "verdict.higher",
+                       {"value": inv.value, "low": _num(inv.low), "high": _num(inv.high)})
+    return Verdict(name, "unclear", "verdict.unclear", {"low": _num(r.low), "high": _num(r.high)})

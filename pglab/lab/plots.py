@@ -2,25 +2,29 @@
 
 Reward (mean over seeds, ±1 std band when there are several), gradient variance
 and gradient SNR at the meter's shared policy θ (95 % intervals as error bars).
-Object API and the Agg canvas only (safe from a worker thread).
+Object API and the Agg canvas only (safe from a worker thread). Every word comes from a message catalogue
+(:mod:`pglab.lab.messages`); Chinese panels name a CJK font (:func:`cjk_font`) on each text they draw, so no
+global rcParams change.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .messages import Catalogue
 from .meter import YARDSTICK, MeterPoint
 from ..plots import smooth, to_png
 from ..train import History
 
 ORDER = ("REINFORCE", "REINFORCE (reward-to-go)", "REINFORCE + baseline", "A2C", "PPO", "RLOO", "GRPO", "Dr. GRPO",
          YARDSTICK)
-SHORT = {"REINFORCE": "vanilla", "REINFORCE (reward-to-go)": "reward-to-go", "REINFORCE + baseline": "+ baseline",
-         "A2C": "A2C", "PPO": "PPO", "RLOO": "RLOO", "GRPO": "GRPO", "Dr. GRPO": "Dr. GRPO",
-         YARDSTICK: "vanilla (not raced)"}
+SHORT = {n: Catalogue("en").short(n) for n in ORDER}
+"""The legend's names in English (the panels show their catalogue's ``short.<name>``)."""
 FONT = 10
 
 
@@ -42,10 +46,48 @@ def color(name: str) -> str:
     return "0.45" if name == YARDSTICK else PALETTE[ORDER.index(name)]
 
 
-class RacePanels:
-    """Three figures (reward, variance, SNR) redrawn from a race's Histories and meter points."""
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Serif CJK SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "Source Han Sans SC", "SimHei", "Microsoft YaHei", "PingFang SC")
+"""Fonts with Chinese glyphs, best first (Debian's fonts-noto-cjk gives the first)."""
 
-    def __init__(self, width: float = 4.0, height: float = 3.1) -> None:
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The family name of an installed font with Chinese glyphs, or None.
+
+    Matplotlib's font list is cached on disk when it is first built, so a font installed later is not in it:
+    besides the cached list this looks in the system's font folders and registers what it finds.
+    """
+    from matplotlib import font_manager
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in known:
+            return name
+    weights = ("bold", "black", "light", "thin", "medium", "heavy")     # the regular face, so weight "normal" exists
+    for path in sorted(font_manager.findSystemFonts()):
+        stem = Path(path).name.lower()
+        if ("cjk" in stem or "wqy" in stem) and not any(wt in stem for wt in weights):
+            try:
+                font_manager.fontManager.addfont(path)
+                name = font_manager.FontProperties(fname=path).get_name()
+            except (OSError, RuntimeError, ValueError):
+                continue
+            if name in CJK_FONTS or "CJK" in name:
+                return name
+    return None
+
+
+class RacePanels:
+    """Three figures (reward, variance, SNR) redrawn from a race's Histories and meter points.
+
+    ``t`` is the catalogue whose words they show; ``family`` the font family of every text (None: matplotlib's
+    default, enough for English).
+    """
+
+    def __init__(self, width: float = 4.0, height: float = 3.1, t: Catalogue | None = None,
+                 family: str | None = None) -> None:
+        self.t = t or Catalogue("en")
+        self._font = {} if family is None else {"family": [family, "DejaVu Sans"]}
         self.figures = [Figure(figsize=(width, height), facecolor="white") for _ in range(3)]
         for fig in self.figures:
             FigureCanvasAgg(fig)
@@ -71,38 +113,40 @@ class RacePanels:
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=FONT - 1)
             ax.set_xlim(*x_range(steps))
-            ax.set_xlabel("update step", fontsize=FONT)
+            ax.set_xlabel(self.t("plot.x"), fontsize=FONT, **self._font)
             self._png[i] = None
-        ax_r.set_title("Reward (higher is better)", fontsize=FONT + 1)
-        ax_r.set_ylabel("mean reward per completion", fontsize=FONT)
+        t, font = self.t, self._font
+        ax_r.set_title(t("plot.reward.title"), fontsize=FONT + 1, **font)
+        ax_r.set_ylabel(t("plot.reward.y"), fontsize=FONT, **font)
         self._rewards(ax_r, histories, window)
         if not histories:
             ax_r.set_ylim(0, 1)
         if 1 in panels:
-            ax_v.set_title("Gradient variance at a shared θ\n(lower is better)", fontsize=FONT + 1)
-            ax_v.set_ylabel("tr Cov[ĝ] (log scale)", fontsize=FONT)
-            ax_s.set_title("Gradient signal-to-noise at θ\n(higher is better)", fontsize=FONT + 1)
-            ax_s.set_ylabel("‖E ĝ‖² / tr Cov[ĝ]", fontsize=FONT)
+            ax_v.set_title(t("plot.variance.title"), fontsize=FONT + 1, **font)
+            ax_v.set_ylabel(t("plot.variance.y"), fontsize=FONT, **font)
+            ax_s.set_title(t("plot.snr.title"), fontsize=FONT + 1, **font)
+            ax_s.set_ylabel(t("plot.snr.y"), fontsize=FONT, **font)
             self._meter(ax_v, points, "variance", log=True)
             self._meter(ax_s, points, "snr", log=False)
         return self
 
-    @staticmethod
-    def _rewards(ax, histories, window: int) -> None:
+    def _legend(self, ax, **kw) -> None:
+        ax.legend(prop={"size": kw.pop("fontsize"), **self._font}, **kw)
+
+    def _rewards(self, ax, histories, window: int) -> None:
         for name, runs in histories.items():
             n = min((len(h) for h in runs), default=0)
             if not n:
                 continue
             ys = np.stack([smooth(h["reward/mean"][:n], window) for h in runs])
             mean, std = ys.mean(0), ys.std(0)
-            ax.plot(np.arange(1, n + 1), mean, color=color(name), linewidth=2, label=SHORT[name])
+            ax.plot(np.arange(1, n + 1), mean, color=color(name), linewidth=2, label=self.t.short(name))
             if len(runs) > 1:
                 ax.fill_between(np.arange(1, n + 1), mean - std, mean + std, color=color(name), alpha=0.2)
         if any(min((len(h) for h in runs), default=0) for runs in histories.values()):
-            ax.legend(loc="lower right", fontsize=FONT - 1)
+            self._legend(ax, loc="lower right", fontsize=FONT - 1)
 
-    @staticmethod
-    def _meter(ax, points: Sequence[MeterPoint], key: str, log: bool) -> None:
+    def _meter(self, ax, points: Sequence[MeterPoint], key: str, log: bool) -> None:
         # Meter points sit at the first and last update too, each contender nudged sideways:
         # the x range is padded (x_range) and widened further if a nudged point would touch the edge.
         names = [n for n in ORDER if any(n in getattr(p, key) for p in points)]
@@ -118,9 +162,9 @@ class RacePanels:
             margin = EDGE * (hi - lo)
             ax.set_xlim(min(lo, x.min() - margin), max(hi, x.max() + margin))
             ax.errorbar(x, y, yerr=err, fmt="o", color=color(name), markersize=4, capsize=2, linewidth=1.5,
-                        linestyle="--" if name == YARDSTICK else "-", label=SHORT[name])
+                        linestyle="--" if name == YARDSTICK else "-", label=self.t.short(name))
         if YARDSTICK in names:                               # the grey yardstick needs a name
-            ax.legend(loc="best", fontsize=FONT - 2)
+            self._legend(ax, loc="best", fontsize=FONT - 2)
         if log:
             ax.set_yscale("log")
             if not points:

@@ -20,6 +20,7 @@ import torch
 
 from .. import checks
 from . import meter
+from .messages.en import MESSAGES as EN
 from ..advantages import BASELINES
 from ..algos import ALGOS
 from ..algos.a2c import A2CConfig
@@ -38,18 +39,8 @@ MODERN = ("PPO", "RLOO", "GRPO", "Dr. GRPO")
 """Chapter 07's algorithms, selectable beside the ladder."""
 CONTENDERS = LADDER + MODERN
 """Every contender, in the order the page lists them."""
-EXPLAIN = {
-    "REINFORCE": "vanilla REINFORCE: every token weighted by the whole-episode return, no baseline (Eq. 3.1)",
-    "REINFORCE (reward-to-go)": "token t weighted only by the rewards from t on (Eq. 3.3); no baseline",
-    "REINFORCE + baseline": "reward-to-go minus the chosen baseline (Eq. 4.1)",
-    "A2C": "a learned critic V(s) and GAE(λ) advantages (Eq. 5.4)",
-    "PPO": "A2C's advantages, each batch re-used for 4 epochs × 4 minibatches under the clipped ratio "
-           "(Eq. 7.2); the meter measures its first step, which is A2C's",
-    "RLOO": "4 samples per prompt, each scored against the mean of the other 3 (Eq. 7.5); unbiased, no critic",
-    "GRPO": "4 samples per prompt, advantages divided by the group's std, tokens by the length 1/|o| "
-            "(Eq. 7.6); biased",
-    "Dr. GRPO": "GRPO without the std and without 1/|o| (Eq. 7.7): RLOO's direction, scaled by 3/4",
-}
+EXPLAIN = {c: EN[f"explain.{c}"] for c in CONTENDERS}
+"""What each contender changes, in English (the page shows its language's ``explain.<name>``)."""
 GROUP_SIZE = 4   # samples per prompt for the group baselines (leave_one_out, group_norm) and RLOO/GRPO/Dr. GRPO
 PPO_MINIBATCHES = 4
 

@@ -1,30 +1,43 @@
-"""The live lab's text: the readout and the samples as HTML, from a race (no widgets)."""
+"""The live lab's text: the readout and the samples as HTML, from a race (no widgets), in a catalogue's words."""
 from __future__ import annotations
 
 import html
 
 from matplotlib.colors import to_hex
 
+from .messages import Catalogue
+from .meter import Verdict
 from .plots import color
 from .race import Race
 
+EN = Catalogue("en")
 
-def readout_html(race: Race) -> str:
+
+def verdict_text(v: Verdict, t: Catalogue = EN) -> str:
+    """One readout line in ``t``'s language (a contender named inside it is named in that language too)."""
+    fields = dict(v.fields)
+    if "reference" in fields:
+        fields["reference"] = t.name(fields["reference"])
+    return t(v.key, **fields)
+
+
+def readout_html(race: Race, t: Catalogue = EN) -> str:
     """The headline: each contender's estimator against vanilla REINFORCE's at the same θ, or why not."""
     if not race.points:
-        return "<i>The first meter point comes with the first update.</i>"
+        return f"<i>{html.escape(t('readout.first'))}</i>"
     p = race.points[-1]
-    critic = "" if p.critic_fit is None else f"; the critic was refitted to θ (explained variance {p.critic_fit:.2f})"
-    head = (f"<div style='font-size:14px'><b>At the same policy θ</b> ({html.escape(p.reference)}'s, meter at step "
-            f"{p.step}): variance of one batch gradient vs vanilla REINFORCE's, {race.config.meter_batches} held-out "
-            f"batches per estimator, 95 % bootstrap intervals{critic}.</div>")
+    critic = "" if p.critic_fit is None else t("readout.critic", fit=p.critic_fit)
+    where = t("readout.where", reference=t.name(p.reference), step=p.step, batches=race.config.meter_batches,
+              critic=critic)
+    head = f"<div style='font-size:14px'><b>{html.escape(t('readout.head'))}</b> {html.escape(where, quote=False)}</div>"
     rows = []
     for v in race.verdicts():
         style = {"collapsed": "color:#c0392b", "higher": "color:#9a6700"}.get(v.kind, "")
         swatch = f"<span style='color:{_css(color(v.name))}'>■</span>"
-        rows.append(f"<li style='{style}'>{swatch} <b>{html.escape(v.name)}</b>: {html.escape(v.text)}</li>")
+        rows.append(f"<li style='{style}'>{swatch} <b>{html.escape(t.name(v.name))}</b>"
+                    f"{html.escape(t('verdict.separator'))}{html.escape(verdict_text(v, t))}</li>")
     if len(race.config.contenders) == 1 and race.config.contenders[0] == "REINFORCE":
-        rows.append("<li><i>Tick another contender to compare its estimator with vanilla REINFORCE's.</i></li>")
+        rows.append(f"<li><i>{html.escape(t('readout.tick'))}</i></li>")
     return head + "<ul style='margin:2px 0;font-size:14px'>" + "".join(rows) + "</ul>"
 
 
@@ -32,15 +45,16 @@ CELL = "padding:2px 12px 2px 0;border-bottom:1px solid #ddd;text-align:left;vert
 """Every samples cell has its own padding and rule: a notebook's CSS may zero a table's spacing."""
 
 
-def samples_html(race: Race) -> str:
+def samples_html(race: Race, t: Catalogue = EN) -> str:
     """A small table per contender: prompt | target | completion | reward, visibly separated."""
-    out = ["<div style='font-size:13px'><i>samples from a fixed stream (seed 0 of each contender)</i>"]
-    head = "".join(f"<th style='{CELL}'>{h}</th>" for h in ("prompt", "target", "completion", "reward"))
+    out = [f"<div style='font-size:13px'><i>{html.escape(t('samples.note'))}</i>"]
+    head = "".join(f"<th style='{CELL}'>{html.escape(t(f'samples.{h}'))}</th>"
+                   for h in ("prompt", "target", "completion", "reward"))
     for name, rows in race.samples().items():
         cells = "".join("<tr>" + "".join(f"<td style='{CELL}'><code>{html.escape(r[k])}</code></td>"
                                           for k in ("prompt", "target", "completion"))
                         + f"<td style='{CELL}'>{r['reward']}</td></tr>" for r in rows)
-        out.append(f"<div><b style='color:{_css(color(name))}'>{html.escape(name)}</b>"
+        out.append(f"<div><b style='color:{_css(color(name))}'>{html.escape(t.name(name))}</b>"
                    f"<table style='font-size:13px;border-collapse:collapse;margin:2px 0 8px'><tr>{head}</tr>{cells}"
                    "</table></div>")
     return "".join(out) + "</div>"
