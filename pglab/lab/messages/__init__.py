@@ -60,8 +60,12 @@ def _pattern(template: str) -> re.Pattern:
     return re.compile("".join(out), re.DOTALL)
 
 
-CHECKS = sorted((k for k in en.MESSAGES if k.startswith("check.")), key=lambda k: -len(en.MESSAGES[k]))
-"""Keys of the errors raised below the page, most specific (longest) first."""
+def _literal(template: str) -> str:
+    return "".join(literal for literal, *_ in string.Formatter().parse(template))
+
+
+CHECKS = sorted((k for k in en.MESSAGES if k.startswith("check.")), key=lambda k: -len(_literal(en.MESSAGES[k])))
+"""Keys of the errors raised below the page, most specific (most literal text) first."""
 _PATTERNS = {k: _pattern(en.MESSAGES[k]) for k in CHECKS}
 
 
@@ -115,6 +119,8 @@ class Catalogue:
             fields["field"] = self.field(fields["field"])
         if "contender" in fields:
             fields["contender"] = self.name(fields["contender"])
+        if key == "check.contenders_empty":                 # the names to tick, as the page shows them
+            fields["known"] = "、".join(self.name(n) for n in fields["known"].split(", "))
         return self(key, **fields)
 
 
