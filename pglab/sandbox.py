@@ -22,7 +22,7 @@ CSV row (its scores, and exception messages quoted in ``reason``): it cannot han
 run, but it can forge its own score. Nor does it cap memory
 or disk beyond what the machine has (``/tmp`` lives in memory); time is capped by ``--timeout``.
 
-``python -m pglab.sandbox AUTOGRADER NOTEBOOK OUTDIR`` is what runs inside: ``otter run`` as a library
+``python -P pglab/sandbox.py AUTOGRADER NOTEBOOK OUTDIR`` is what runs inside: ``otter run`` as a library
 call, then ``OUTDIR/errors.json`` lists the cells that raised (``cell 7: NameError: …``), so the CSV can
 name a runtime or import error, not only a syntax error.
 """
@@ -91,8 +91,14 @@ def bwrap_command(inner: list[str], *, notebook: Path, autograder: Path, outdir:
 
 
 def inner_command(notebook: str, autograder: str, outdir: str) -> list[str]:
-    """The grading command itself (run inside the sandbox, or bare when there is none)."""
-    return [sys.executable, "-m", "pglab.sandbox", autograder, notebook, outdir]
+    """The grading command itself (run inside the sandbox, or bare when there is none).
+
+    This file is run as a script, not ``-m pglab.sandbox``: ``-m`` would first import the ``pglab`` package, and
+    with it torch (about 2 s of CPU per submission) in a process that only drives otter; the student's kernel
+    imports pglab itself. ``-P`` keeps this file's folder off ``sys.path`` (pglab's ``statistics.py`` would
+    otherwise hide the standard library's ``statistics`` from otter and pandas).
+    """
+    return [sys.executable, "-P", str(Path(__file__).resolve()), autograder, notebook, outdir]
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,7 +106,10 @@ def unavailable() -> str | None:
     """None when ``bwrap`` works here; else why not (not installed, or user namespaces switched off)."""
     if shutil.which("bwrap") is None:
         return "bwrap (Debian/Ubuntu package bubblewrap) is not installed"
-    probe = bwrap_command([sys.executable, "-c", "import pglab"], notebook=Path(__file__),
+    # pglab and otter must be found inside (found, not imported: importing pglab would import torch, ~2 s)
+    find = ("import importlib.util as u, sys\nfor m in ('pglab', 'otter'):\n"
+            "    if u.find_spec(m) is None: sys.exit(f'{m} cannot be imported inside the sandbox')")
+    probe = bwrap_command([sys.executable, "-c", find], notebook=Path(__file__),
                           autograder=Path(__file__), outdir=Path(__file__).parent)
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=120)
