@@ -4,9 +4,10 @@
     0 after <eos>.
 
 The loss must stay a function of ``logprobs`` — its gradient is what PPO follows — so the check observes the
-per-token losses *and* the gradient of their sum: an answer that clips the advantage instead of the ratio,
-or cuts the gradient where the clip is not active, is caught even where its value is right. The other
-diagnoses catch max for min, the sign, the ratio the wrong way up, no mask, and the losses aggregated.
+per-token losses *and* the gradient of their sum: a ratio detached somewhere, or the advantage clipped instead
+of the ratio, is caught even where the values are right. The other diagnoses catch the log-ratio without its
+exp, the ratio upside down or taken of the log-probs, max for min, the clipped term alone, the sign, no mask,
+and the losses aggregated instead of per token.
 """
 from __future__ import annotations
 

@@ -6,8 +6,10 @@ The returns ``R`` (B,) come in consecutive groups of K = ``group_size`` rows, on
     GRPO      A_i = (R_i − mean_j R_j) / (std_j R_j + 1e-4),  sample std (K − 1); 0 for a group of equal returns
     Dr. GRPO  A_i = R_i − mean_j R_j
 
-The diagnoses catch the groups taken the wrong way (strided instead of consecutive, or the whole batch as
-one group), the kinds mixed up, the population std, another ε, and NaN for a group of equal returns.
+The diagnoses catch RLOO's baseline with the sample itself in it (or the others' sum divided by K), the
+population std, ε inside the square root or left out, NaN for a group of equal returns, Dr. GRPO taken for
+RLOO or divided by the std, and the groups taken the wrong way (strided instead of consecutive, or the whole
+batch as one group).
 """
 from __future__ import annotations
 
