@@ -1,0 +1,237 @@
+"""The Chinese live lab (notebooks/zh/app.ipynb, ``make app-zh``) passes the English lab's browser tests.
+
+The scenarios of tests/test_voila.py — the page answers without errors or network, the default race pauses,
+resumes and reads out its meter, a collapse is named, the layout at 1024 × 640, hover help on every control, a
+closed page stops its worker — run here against the Chinese notebook, served the same way (binder/jupyter), and
+every text they look for is taken from the Chinese catalogue (:mod:`pglab.lab.messages`), never written out.
+"""
+import html
+import os
+import re
+import string
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from pglab.lab.messages import catalogue
+from tests.browser import chromium_or_skip, free_port, wait_until_listening
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+SERVING = ROOT / "binder" / "jupyter"
+NOTEBOOK = ROOT / "notebooks" / "zh" / "app.ipynb"
+HEARTBEAT_S = 6
+T = catalogue("zh")
+
+
+def rx(key: str, **fields: str) -> re.Pattern:
+    """The catalogue's message ``key`` as a regular expression: its text literally, each field the regex given."""
+    marks = {name: f"\x00{i}\x00" for i, name in enumerate(fields)}
+    parts = string.Formatter().parse(T.messages[key])           # the fields without their number formats
+    text = re.escape("".join(lit + ("" if name is None else marks[name]) for lit, name, _, _ in parts))
+    for name, mark in marks.items():
+        text = text.replace(re.escape(mark), fields[name])
+    return re.compile(text)
+
+
+def head(key: str) -> str:
+    """The text of message ``key`` before its first field."""
+    return T.messages[key].split("{", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def voila():
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "voila-zh.log"
+    log = open(log_path, "w")
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(SERVING), "JUPYTER_PATH": str(SERVING),
+           "PGLAB_HEARTBEAT_S": str(HEARTBEAT_S)}
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("voila")), str(NOTEBOOK), "--no-browser",
+                             f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    wait_until_listening(proc, port, "voila (zh)", log_path)
+    yield f"http://127.0.0.1:{port}/", proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_chinese_page_answers_200_without_errors_or_network(voila):
+    with urllib.request.urlopen(voila[0], timeout=120) as response:
+        status, page = response.status, response.read().decode()
+    assert status == 200
+    assert "Traceback" not in page
+    assert "application/vnd.jupyter.stderr" not in page and "output_error" not in page   # no font warnings either
+    assert not any(e in page for e in ("ValueError", "TypeError", "NameError", "ModuleNotFoundError", "ImportError"))
+    assert "application/vnd.jupyter.widget-view+json" in page
+    assert "pglab 实时实验室" in html.unescape(page)                            # the notebook's title
+    assert "cdn.jsdelivr.net" not in page and "fontawesome" not in page
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _open(browser, url, width, height):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.errors, page.foreign = [], []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+            else page.foreign.append(r.url))
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.get_by_role("button", name=T("button.Train")).wait_for(timeout=120_000)
+    return page
+
+
+def _type(page, key, value):
+    """Type into the text box next to the control ``key`` (its Chinese label) and press Enter."""
+    label = page.locator("label", has_text=T(f"label.{key}"))
+    box = page.locator(".widget-hbox", has=label).locator("input[type=text]")
+    box.fill(value)
+    box.press("Enter")
+
+
+def _verdict(name: str, key: str) -> str:
+    return T.name(name) + T("verdict.separator") + head(key)
+
+
+def test_default_race_pause_resume_and_readout(voila, browser):
+    from playwright.sync_api import expect
+    page = _open(browser, voila[0], 1280, 800)
+    expect(page.get_by_text(T("status.ready"))).to_be_visible()
+    _type(page, "steps", "100")
+    page.get_by_role("button", name=T("button.Train")).click()
+    busy = re.compile(f"{re.escape(T('button.Train'))}|{re.escape(T('button.starting'))}")
+    expect(page.locator("button", has_text=busy)).to_be_disabled(timeout=1_500)                     # at once
+    expect(page.get_by_text(rx("status.step", step=r"[1-9]\d*", steps="100"))).to_be_visible(timeout=120_000)
+    where = rx("readout.where", reference=".*", step="(50|100)", batches=r"\d+", critic=".*")
+    expect(page.get_by_text(where)).to_be_visible(timeout=240_000)
+    readout = page.locator(".widget-html", has_text=T("readout.head")).inner_text()
+    lower_or_higher = os.path.commonprefix([head("verdict.lower"), head("verdict.higher")])     # "方差比原始 REINFORCE "
+    for name in ("REINFORCE + baseline", "A2C"):
+        assert T.name(name) + T("verdict.separator") + lower_or_higher in readout, readout
+    assert head("verdict.higher") not in readout, readout
+    page.get_by_role("button", name=T("button.Stop")).click()
+    paused = rx("status.paused", step=r"(\d+)", steps="100", why=".*")
+    expect(page.get_by_text(paused)).to_be_visible(timeout=60_000)
+    at = int(paused.search(page.get_by_text(paused).inner_text()).group(1))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "live-lab-zh-1280x800-paused.png"))
+    page.get_by_role("button", name=T("button.Train")).click()
+    finished = rx("status.finished", step="100", steps="100", seconds=r"[\d.]+")
+    expect(page.get_by_text(finished)).to_be_visible(timeout=240_000)
+    page.screenshot(path=str(ARTIFACTS / "live-lab-zh-1280x800.png"))
+    assert 0 < at < 100
+    assert not page.errors and not page.foreign, (page.errors, page.foreign)
+    page.close()
+
+
+def test_collapse_message_in_the_browser(voila, browser):
+    from playwright.sync_api import expect
+    page = _open(browser, voila[0], 1280, 800)
+    for name in ("REINFORCE (reward-to-go)", "REINFORCE + baseline"):
+        page.get_by_role("button", name=T.name(name), exact=True).click()          # untick: a toggle
+    _type(page, "lr", "0.1")
+    _type(page, "entropy_coef", "0")
+    _type(page, "steps", "60")
+    page.get_by_role("button", name=T("button.Train")).click()
+    finished = rx("status.finished", step="60", steps="60", seconds=r"[\d.]+")
+    expect(page.get_by_text(finished)).to_be_visible(timeout=240_000)
+    readout = page.locator(".widget-html", has_text=T("readout.head")).inner_text()
+    collapsed = head("verdict.collapsed") in readout or head("verdict.theta_collapsed") in readout
+    assert collapsed and head("verdict.lower") not in readout and head("verdict.higher") not in readout, readout
+    page.screenshot(path=str(ARTIFACTS / "live-lab-zh-collapse.png"))
+    page.close()
+
+
+def test_layout_at_1024x640_keeps_train_visible(voila, browser):
+    from playwright.sync_api import expect
+    page = _open(browser, voila[0], 1024, 640)
+    box = page.get_by_role("button", name=T("button.Train")).bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 640 and box["x"] + box["width"] <= 1024
+    imgs = page.locator("img")
+    assert imgs.count() == 3
+    widths = [imgs.nth(i).bounding_box()["width"] for i in range(3)]
+    assert min(widths) >= 280, widths
+    assert max(widths) - min(widths) <= 2, widths
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024 + 2   # no sideways scrolling
+    page.screenshot(path=str(ARTIFACTS / "live-lab-zh-1024x640.png"), full_page=False)
+    select = page.locator("select").first
+    top = lambda: select.evaluate("el => el.getBoundingClientRect().top - "    # noqa: E731
+                                  "el.closest('.jp-OutputArea-output').getBoundingClientRect().top")
+    before = top()
+    _type(page, "gamma", "1.5")                            # refused: a message appears above the form
+    expect(page.get_by_text(T("error.head"))).to_be_visible(timeout=30_000)
+    assert abs(top() - before) < 1                         # ... without pushing the form down
+    _type(page, "steps", "50")
+    page.get_by_role("button", name=T("button.Train")).click()
+    finished = rx("status.finished", step="50", steps="50", seconds=r"[\d.]+")
+    expect(page.get_by_text(finished)).to_be_visible(timeout=240_000)
+    row = page.locator("table tr").nth(1).locator("code")   # prompt | target | completion, visibly apart
+    boxes = [row.nth(i).bounding_box() for i in range(3)]
+    assert all(b2["x"] - (b1["x"] + b1["width"]) >= 8 for b1, b2 in zip(boxes, boxes[1:])), boxes
+    page.mouse.wheel(0, 250)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / "live-lab-zh-1024x640-race.png"), full_page=False)
+    page.close()
+
+
+def test_every_control_has_hover_help_in_the_browser(voila, browser):
+    page = _open(browser, voila[0], 1280, 800)
+    titles = page.evaluate("""() => {
+        const title = el => { for (; el; el = el.parentElement) if (el.getAttribute('title')) return el.getAttribute('title'); return ''; };
+        return ['select', '.widget-toggle-button', '.noUi-handle', 'input[type=text]']
+            .map(sel => [sel, Array.from(document.querySelectorAll(sel)).map(title)]);
+    }""")
+    counts = {sel: len(found) for sel, found in titles}
+    assert counts == {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}, counts
+    tips = {v for k, v in T.messages.items() if k.startswith(("tip.", "explain."))}
+    for sel, found in titles:
+        assert all(t in tips for t in found), (sel, found)     # a sentence of the catalogue, not the control's name
+    assert not page.errors, page.errors
+    page.close()
+
+
+def _kernel_cpu_seconds(voila_pid: int) -> float:
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == voila_pid:                   # ppid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def test_closing_the_page_stops_the_worker(voila, browser):
+    from playwright.sync_api import expect
+    url, proc = voila
+    page = _open(browser, url, 1280, 800)
+    _type(page, "steps", "2000")
+    page.get_by_role("button", name=T("button.Train")).click()
+    expect(page.get_by_text(rx("status.step", step=r"[1-9]\d*", steps="2000"))).to_be_visible(timeout=120_000)
+    before = _kernel_cpu_seconds(proc.pid)
+    time.sleep(4)
+    assert _kernel_cpu_seconds(proc.pid) - before > 1.0
+    page.close()
+    time.sleep(HEARTBEAT_S + 8)
+    before = _kernel_cpu_seconds(proc.pid)
+    time.sleep(4)
+    used = _kernel_cpu_seconds(proc.pid) - before
+    assert used < 0.8, f"the kernels used {used:.1f} CPU s in 4 s after the page closed"
