@@ -2,9 +2,11 @@
 
 Several of these tests may run at once (``make test`` runs the suite on pytest-xdist workers), so nothing here is
 shared between two of them: every server binds 127.0.0.1 on a port of its own (a fresh one is tried if another
-process took it first), writes a log named after what it serves, and every Chromium gets a temporary profile of
-its own (Playwright's default). Waits are on real conditions — a server that says it is running *and* accepts
-connections, a button that exists, a kernel that reports ``idle`` — never on a fixed sleep.
+process took it first), writes a log of its own (``test-artifacts/<name>-<pid>.log`` while it runs, renamed to
+``test-artifacts/<name>.log`` when it stops: two test sessions never write one file), and every Chromium gets a
+temporary profile of its own (Playwright's default). Waits are on real conditions — a server that says it is
+running *and* accepts connections, a button that exists, a kernel that reports ``idle``, kernels' CPU use — never
+on a fixed sleep.
 
 Reuse, e.g. for another notebook of the live lab::
 
@@ -98,7 +100,7 @@ def serve(argv, *, name: str, env: dict | None = None, cwd=ROOT, tries: int = 3,
     yield a :class:`Server`, and stop the server afterwards. A start that loses its port to another process is
     retried on a new port (``tries`` times); any other early exit fails the test, naming the log."""
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / f"{name}.log"
+    log_path = ARTIFACTS / f"{name}-{os.getpid()}.log"
     for attempt in range(tries):
         port = free_port()
         with open(log_path, "w") as log:
@@ -117,6 +119,7 @@ def serve(argv, *, name: str, env: dict | None = None, cwd=ROOT, tries: int = 3,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        os.replace(log_path, ARTIFACTS / f"{name}.log")
 
 
 @contextmanager
