@@ -112,7 +112,8 @@ class Lab:
     # ----- building the page -------------------------------------------------------------
     def _layout(self) -> w.Widget:
         c, typed, t = self.controls, self.typed, self.t
-        row = lambda k: TipRow([label(k, t), c[k], *([typed[k]] if k in typed else [])], tooltip=tip(k, t))  # noqa: E731
+        row = lambda k: TipRow([label(k, t), c[k], *([typed[k]] if k in typed else [])],  # noqa: E731
+                               tooltip=tip(k, t))
         hint = lambda key: w.HTML("<div style='margin:-4px 0 4px 108px;font-size:12px;color:#555'>"  # noqa: E731
                                   f"{html.escape(t(key))}</div>")
         contenders = [w.HTML(f"<b>{html.escape(t('contenders'))}</b> <small>{html.escape(t('contenders.hover'))}"

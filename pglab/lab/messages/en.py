@@ -30,7 +30,8 @@ MESSAGES = {
     "tip.policy": "the network that writes tokens: GRU, LSTM or a small Transformer",
     "tip.baseline": "subtracted from the reward-to-go; affects 'REINFORCE + baseline' only",
     "tip.gamma": "discount γ on future rewards; affects every contender's returns (1 = undiscounted)",
-    "tip.gae_lambda": "λ of GAE: 0 trusts the critic (one-step TD), 1 uses Monte Carlo returns; affects A2C and PPO only",
+    "tip.gae_lambda": "λ of GAE: 0 trusts the critic (one-step TD), 1 uses Monte Carlo returns; "
+                      "affects A2C and PPO only",
     "tip.lr": "Adam step size for every contender (log scale); too high and policies collapse",
     "tip.batch_size": "completions per update and per meter batch; larger means less gradient noise, slower steps",
     "tip.entropy_coef": "bonus for keeping the policy random; 0 lets policies collapse to one output",
