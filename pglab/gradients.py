@@ -114,13 +114,53 @@ def sample_weights(est: Estimator, policy, task, batch_size: int, generator: tor
                    state: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Draw one batch and return ``(prompt_ids, completion_ids, weights (B, T))``."""
     check_group_size(est.baseline, batch_size, est.group_size)
-    prompts = grouped_prompts(task, batch_size, est.group_size, generator).to(policy.device)
+    return _weigh(est, policy, task, _draw(policy, task, batch_size, est.group_size, generator), state, generator)
+
+
+def _draw(policy, task, batch_size: int, group_size: int, generator: torch.Generator):
+    """One batch of samples: ``(prompt_ids, rollout, rewards (B, T))``."""
+    prompts = grouped_prompts(task, batch_size, group_size, generator).to(policy.device)
     ro = sample(policy, prompts, task.max_new_tokens, generator=generator)
-    rewards = task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)
+    return prompts, ro, task.reward(prompts, ro.completion_ids, ro.mask).to(policy.device)
+
+
+def _weigh(est: Estimator, policy, task, batch, state: dict, generator: torch.Generator):
+    """``(prompt_ids, completion_ids, weights (B, T))`` of one drawn batch under estimator ``est``."""
+    prompts, ro, rewards = batch
     weights = _token_weights(est, policy, task, ro, rewards, state, generator)
     if est.aggregation != "sequence_sum":
         weights = weights * aggregation_weights(ro.mask, est.aggregation)            # 1/|o_i| or B/Σ|o|
     return prompts, ro.completion_ids, weights
+
+
+@dataclass(frozen=True)
+class Samples:
+    """M batches drawn once by :func:`draw_samples`, to measure several estimators on the same samples."""
+    batches: tuple
+    """``(prompt_ids, rollout, rewards)`` per batch."""
+    batch_size: int
+    group_size: int
+    policy_id: int
+    """``id`` of the policy that drew them: its actor, its critic's values."""
+
+
+def draw_samples(policy, task, *, batch_size: int = 16, n_batches: int = 200, seed: int = 0,
+                 group_size: int = 1) -> Samples:
+    """Draw the batches :func:`batch_gradients` would draw with this seed, once.
+
+    ``batch_gradients(..., samples=s)`` then weighs the same completions for every estimator:
+    sampling is most of a measurement's cost, and the differences between estimators become
+    paired. The numbers are those of a fresh ``batch_gradients`` call with the same seed, except
+    for the ``greedy`` baseline (its greedy decoding draws from the generator between batches,
+    so a fresh call's later batches differ; the samples stay valid, just other ones).
+    Keep the policy unchanged between drawing and measuring: the samples are its samples.
+    """
+    batch_size = checks.positive_int("batch_size", batch_size)
+    n_batches = checks.positive_int("n_batches", n_batches, minimum=2)
+    group_size = checks.positive_int("group_size", group_size)
+    generator = torch.Generator().manual_seed(seed)
+    batches = tuple(_draw(policy, task, batch_size, group_size, generator) for _ in range(n_batches))
+    return Samples(batches, batch_size, group_size, id(policy))
 
 
 def _token_weights(est: Estimator, policy, task, ro, rewards: torch.Tensor, state: dict,
@@ -182,23 +222,41 @@ def per_sample_gradients(policy, prompts: torch.Tensor, completions: torch.Tenso
 
 
 def batch_gradients(policy, task, est: Estimator | str, *, batch_size: int = 16, n_batches: int = 200,
-                    seed: int = 0, method: str = "vmap") -> torch.Tensor:
+                    seed: int = 0, method: str = "vmap", samples: Samples | None = None) -> torch.Tensor:
     """M = ``n_batches`` independent batch gradients of J (ascent direction), shape (M, P_θ).
 
     ``method``: "vmap" or "loop" assemble them from per-sample gradients; "batch"
     takes one backward pass per batch (the same numbers, best for large models).
+    ``samples`` (from :func:`draw_samples`, by this policy) replaces drawing: its batches
+    set the batch size and number of batches, and ``batch_size``, ``n_batches`` and ``seed`` are unused.
     """
     est = ESTIMATORS[checks.choice("estimator", est, list(ESTIMATORS))] if isinstance(est, str) else est
     batch_size = checks.positive_int("batch_size", batch_size)
     n_batches = checks.positive_int("n_batches", n_batches, minimum=2)
     checks.choice("method", method, ["vmap", "loop", "batch"])
     generator, state = torch.Generator().manual_seed(seed), {}
-    batches = [sample_weights(est, policy, task, batch_size, generator, state) for _ in range(n_batches)]
+    if samples is None:
+        batches = [sample_weights(est, policy, task, batch_size, generator, state) for _ in range(n_batches)]
+    else:
+        _check_samples(samples, policy, est)
+        batch_size, n_batches = samples.batch_size, len(samples.batches)
+        batches = [_weigh(est, policy, task, batch, state, generator) for batch in samples.batches]
     if method == "batch":       # one backward per batch: cheapest when per-sample gradients are not needed
         return torch.stack([_batch_gradient(policy, *(t.detach() for t in batch)) for batch in batches])
     prompts, completions, weights = (torch.cat(parts) for parts in zip(*batches))
     per_sample = per_sample_gradients(policy, prompts, completions, weights.detach(), method)
     return per_sample.view(n_batches, batch_size, -1).mean(1)
+
+
+def _check_samples(samples: Samples, policy, est: Estimator) -> None:
+    if not isinstance(samples, Samples):
+        raise ValueError(f"samples must come from pg.gradients.draw_samples, got {type(samples).__name__}")
+    if samples.policy_id != id(policy):
+        raise ValueError("samples were drawn by another policy: draw them with this one (draw_samples(policy, ...))")
+    if samples.group_size != est.group_size:
+        raise ValueError(f"samples were drawn with group_size={samples.group_size}; the estimator has "
+                         f"group_size={est.group_size}: draw them with draw_samples(..., group_size={est.group_size})")
+    check_group_size(est.baseline, samples.batch_size, est.group_size)
 
 
 def _batch_gradient(policy, prompts: torch.Tensor, completions: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

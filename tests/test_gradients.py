@@ -194,6 +194,45 @@ def test_batch_method_equals_per_sample_assembly(tiny):
     assert torch.allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.parametrize("estimator", ["batch_mean", "moving_average", "a2c", "leave_one_out",
+                                       G.Estimator(returns="nstep", n_steps=2), G.Estimator(returns="gae", gae_lambda=0.5)])
+def test_samples_drawn_once_give_the_numbers_of_a_fresh_draw(tiny, estimator):
+    """draw_samples + batch_gradients(samples=...) is what chapter 05 uses to weigh the same completions
+    for many estimators: every number must equal a fresh batch_gradients call with the same seed."""
+    task, policy, _, _ = tiny
+    group_size = G.ESTIMATORS[estimator].group_size if isinstance(estimator, str) else estimator.group_size
+    samples = G.draw_samples(policy, task, batch_size=8, n_batches=5, seed=3, group_size=group_size)
+    fresh = G.batch_gradients(policy, task, estimator, batch_size=8, n_batches=5, seed=3)
+    assert torch.equal(G.batch_gradients(policy, task, estimator, samples=samples), fresh)
+
+
+def test_samples_refuse_another_policy_or_group_size(tiny):
+    task, policy, _, _ = tiny
+    samples = G.draw_samples(policy, task, batch_size=8, n_batches=2)
+    with pytest.raises(ValueError, match="another policy"):
+        G.batch_gradients(exact.tiny_problem().policy, task, "reward_to_go", samples=samples)
+    with pytest.raises(ValueError, match="group_size=1"):
+        G.batch_gradients(policy, task, "leave_one_out", samples=samples)
+    with pytest.raises(ValueError, match="draw_samples"):
+        G.batch_gradients(policy, task, "reward_to_go", samples=[1, 2])
+
+
+def test_bootstrap_standard_errors_equal_a_loop_over_resamples():
+    """report computes all resamples with two matrix products; a plain loop over the same resamples must agree."""
+    g = torch.randn(40, 30, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.1 + 0.05
+    exact = torch.full((30,), 0.04, dtype=torch.float64)
+    r = G.report("x", g, exact, n_boot=50, seed=2)
+    gen = torch.Generator().manual_seed(2)
+    rows = []
+    for _ in range(50):
+        s = g[torch.randint(40, (40,), generator=gen)]
+        mean, variance = s.mean(0), s.var(0).sum()
+        rows.append([(mean - exact).norm(), variance, (mean.pow(2).sum() - variance / 40).clamp_min(0) / variance])
+    se = torch.tensor(rows, dtype=torch.float64).std(0)
+    assert torch.allclose(torch.tensor([r.bias_se, r.variance_se, r.snr_se], dtype=torch.float64), se, rtol=1e-9)
+    assert se.min() > 0
+
+
 def test_bias_estimate_subtracts_the_noise_floor():
     r = G.GradientReport("x", bias=0.5, bias_se=0.0, noise_floor=0.3, variance=0.0, variance_se=0.0, snr=0.0,
                          snr_se=0.0, cosine=0.0, cosine_se=0.0, n_batches=1)
