@@ -147,7 +147,7 @@ MESSAGES = {
     "readout.head": "在同一策略 θ 下",
     "readout.where": "（{reference} 的策略，第 {step} 步测量）：单批梯度的方差与原始 REINFORCE 相比，"
                      "每个估计量用 {batches} 个留出批次，95 % 自助法置信区间{critic}。",
-    "readout.critic": "；评论家已针对 θ 重新拟合（解释方差 {fit:.2f}）",
+    "readout.critic": "；评论家已针对 θ 重新拟合（可解释方差 {fit:.2f}）",
     "readout.tick": "再勾选一个参赛算法，即可把它的估计量与原始 REINFORCE 比较。",
     "verdict.collapsed": "已坍缩：策略几乎是确定性的（熵 {entropy:.3f} 奈特/词元，奖励 {reward:.2f}），"
                          "无论用哪种估计量梯度都 ≈ 0 — 不给方差比",
