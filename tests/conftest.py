@@ -5,7 +5,10 @@
 Here, for each worker: one torch intra-op thread, for this process and for every process it starts (nbval's kernels,
 Voilà's kernels, the grader's), so that two workers do not fight over the two cores; and the longest files first.
 """
+import json
 import os
+from collections import Counter
+from pathlib import Path
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")            # "gw0", "gw1", ... on an xdist worker; unset otherwise
 if WORKER:
@@ -21,25 +24,45 @@ torch.set_num_threads(1 if WORKER else min(2, torch.get_num_threads()))
 
 POLICY_KINDS = ["gru", "lstm", "transformer"]
 
-# Seconds of the slowest files in one serial run on an idle 2-core machine (rounded; only the order matters). On
-# xdist workers the files run longest first, so that no long file starts last and leaves one worker alone at the
-# end; files not listed keep their place after these.
-LONGEST_FIRST = {
-    "tests/test_exercises.py": 142, "notebooks/09_real_language_model.ipynb": 93,
-    "notebooks/06_text_rewards_and_applications.ipynb": 88, "tests/test_voila.py": 81,
-    "notebooks/07_ppo_and_grpo.ipynb": 74, "tests/test_grade_sandbox.py": 69, "notebooks/05_actor_critic.ipynb": 68,
-    "notebooks/08_sweeps.ipynb": 59, "tests/test_exercises_ch07_08.py": 42,
-    "notebooks/04_baselines_and_variance.ipynb": 41, "notebooks/03_reinforce.ipynb": 39,
-    "tests/test_packaging.py": 35, "tests/test_meter.py": 22, "tests/test_app.py": 20,
-    "notebooks/02_policy_gradient_theorem.ipynb": 17, "tests/test_sweep_robust.py": 16, "tests/test_gradients.py": 16,
-    "tests/test_sweep.py": 14, "tests/test_reliability.py": 13, "tests/test_jupyterlab_layout.py": 13,
-}
+# Seconds each file took in the last run that stored them (`PGLAB_STORE_DURATIONS=1 make test` updates
+# tests/durations.json). On xdist workers the files run longest first, so that no long file starts last and leaves
+# one worker alone at the end; files not listed keep their collection order after the listed ones.
+DURATIONS = Path(__file__).with_name("durations.json")
+SPENT: Counter = Counter()
+
+
+def _file(nodeid: str) -> str:
+    return nodeid.split("::")[0]
 
 
 def pytest_collection_modifyitems(config, items):
-    """On xdist workers, order the files longest first (a stable sort: the items of one file keep their order)."""
+    """On xdist workers, order the files longest first (a stable sort: the items of one file keep their order).
+    Every worker reads the same committed file, so every worker collects the same order, as xdist requires."""
     if WORKER:
-        items.sort(key=lambda item: -LONGEST_FIRST.get(item.nodeid.split("::")[0], 0))
+        try:
+            seconds = json.loads(DURATIONS.read_text())
+        except (OSError, ValueError):
+            seconds = {}
+        items.sort(key=lambda item: -seconds.get(_file(item.nodeid), 0))
+
+
+def pytest_runtest_logreport(report):
+    """With PGLAB_STORE_DURATIONS=1: add up each file's setup, call and teardown seconds (on the xdist controller,
+    which receives every worker's reports, or in a serial run)."""
+    if os.environ.get("PGLAB_STORE_DURATIONS") and not WORKER:
+        SPENT[_file(report.nodeid)] += report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With PGLAB_STORE_DURATIONS=1: merge this run's seconds per file into tests/durations.json."""
+    if SPENT and not WORKER:
+        try:
+            seconds = json.loads(DURATIONS.read_text())
+        except (OSError, ValueError):
+            seconds = {}
+        seconds.update({name: round(s, 1) for name, s in SPENT.items()})
+        ranked = dict(sorted(seconds.items(), key=lambda kv: -kv[1]))
+        DURATIONS.write_text(json.dumps(ranked, indent=1) + "\n")
 
 
 @pytest.fixture
