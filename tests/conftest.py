@@ -62,7 +62,9 @@ def pytest_sessionfinish(session, exitstatus):
             seconds = {}
         seconds.update({name: round(s, 1) for name, s in SPENT.items()})
         ranked = dict(sorted(seconds.items(), key=lambda kv: -kv[1]))
-        DURATIONS.write_text(json.dumps(ranked, indent=1) + "\n")
+        partial = DURATIONS.with_name(f".durations-{os.getpid()}.json")
+        partial.write_text(json.dumps(ranked, indent=1) + "\n")
+        os.replace(partial, DURATIONS)                   # whole or not at all: workers of another run may be reading
 
 
 @pytest.fixture
