@@ -11,8 +11,8 @@ The autograders are built from the master notebooks (``exercises/master`` of a c
 with ``otter assign``, then each submission is graded by ``otter run`` — no Docker, no network — on a private
 copy, inside a bubblewrap sandbox (:mod:`pglab.sandbox`: it cannot see the other submissions, the masters or
 your files, nor write anywhere but its results); where ``bwrap`` is missing or does not work, the run says so
-first and the CSV's ``isolated`` column says ``no``. Each runs in its own process group, killed after
-``--timeout`` seconds (a loop that never ends costs one timeout, not the class). The CSV has one row per
+first and the CSV's ``isolated`` column says ``no``. Each is killed after ``--timeout`` seconds, with every process
+it started (a loop that never ends costs one timeout, not the class). The CSV has one row per
 submission: ``student, assignment, status, reason, isolated``, one column per question (points), ``total``
 and ``max``. ``status`` is ``ok`` (a cell that raised when the notebook ran is named in ``reason``: ``cell 7:
 NameError: …``); ``timeout``; or ``error`` with the reason — a notebook that cannot be read, a symbolic link
@@ -150,10 +150,55 @@ def review_notes(nb) -> list[str]:
     return notes
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live process below ``pid``, read from /proc (Linux; elsewhere none are found)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])   # "pid (name) state ppid ..."
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL a submission's process group and every process below it.
+
+    The group alone is not enough: jupyter starts each kernel in a session of its own, so without the sandbox
+    (where bwrap's process namespace takes everything down with it) a timed-out kernel's own children — a
+    ``subprocess`` a cell started — kept running. Each one is stopped first, so that nothing forks while we look.
+    Only for a process still running (not yet waited for): a finished one's pid may already belong to another.
+    """
+    stopped: set[int] = set()
+    for _ in range(10):
+        new = [p for p in _descendants(proc.pid) if p not in stopped]
+        if not new:
+            break
+        for pid in new:
+            _signal(pid, signal.SIGSTOP)
+        stopped.update(new)
+    for pid in stopped:
+        _signal(pid, signal.SIGKILL)
+    _kill_group(proc)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):   # the group is gone already
+        pass
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):   # gone already
         pass
 
 
@@ -203,7 +248,7 @@ def _grade_one(path, directory, assignments, timeout, sandboxed, hide) -> Grade:
         try:
             log, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)            # the kernel running the notebook is in the same group (or bwrap's)
+            _kill_tree(proc)             # the kernel running the notebook and whatever it started
             proc.communicate()
             return Grade(student, name, "timeout", f"killed after {timeout:g} s (an endless loop?)",
                          zero, time.monotonic() - start)
