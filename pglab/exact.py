@@ -61,8 +61,9 @@ def sequence_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1
     return (rewards * mask * discount).sum(1)
 
 
-def _enumerated(policy, task, prompts: torch.Tensor, gamma: float = 1.0):
-    """For each prompt: (log p_θ(τ) with grad, R(τ)) over every enumerated completion τ."""
+def _enumerated(policy, task, prompts: torch.Tensor, gamma: float = 1.0, rewarded_only: bool = False):
+    """For each prompt: (log p_θ(τ) with grad, R(τ)) over every enumerated completion τ — or, with
+    ``rewarded_only``, over those with R(τ) ≠ 0 only (all a sum Σ_τ p_θ(τ) R(τ) needs)."""
     checks.unit_interval("gamma", gamma)
     ids, mask = policy_completions(policy, task.max_new_tokens)
     if len(prompts) * policy.vocab_size ** task.max_new_tokens > MAX_SEQUENCES:
@@ -72,15 +73,17 @@ def _enumerated(policy, task, prompts: torch.Tensor, gamma: float = 1.0):
     ids, mask = ids.to(device), mask.to(device)
     for prompt in prompts.to(device):
         p_rows = prompt.expand(len(ids), -1)
-        seq_logp = (token_logprobs(policy, p_rows, ids).logprobs * mask).sum(1)     # log p_θ(τ)
         with torch.no_grad():
             R = sequence_returns(task.reward(p_rows, ids, mask).to(device), mask, gamma)
-        yield seq_logp, R
+        keep = R != 0 if rewarded_only and bool((R != 0).any()) else slice(None)    # τ with R = 0 add nothing to Σ p R
+        seq_logp = (token_logprobs(policy, p_rows[keep], ids[keep]).logprobs * mask[keep]).sum(1)   # log p_θ(τ)
+        yield seq_logp, R[keep]
 
 
 def objective(policy, task, prompts: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
     """J(θ) (with grad): mean over ``prompts`` of Σ_τ p_θ(τ|prompt) R(τ), every τ enumerated."""
-    total = sum((seq_logp.exp() * R).sum() for seq_logp, R in _enumerated(policy, task, prompts, gamma))
+    rows = _enumerated(policy, task, prompts, gamma, rewarded_only=True)              # only τ with R(τ) ≠ 0 count
+    total = sum((seq_logp.exp() * R).sum() for seq_logp, R in rows)
     return total / len(prompts)                                                      # Σ_τ p_θ(τ) R(τ)
 
 

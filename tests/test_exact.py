@@ -80,3 +80,27 @@ def test_discounting_without_gamma_t_is_not_the_gradient_of_j_gamma():
     assert (without - grad_j).norm() > 0.3 * grad_j.norm()
     # and at γ = 1 every form is the exact ∇J
     assert (exact.expected_estimate(policy, task, prompts, "reward_to_go", 1.0) - grad_j).norm() < 1e-8
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.9])
+def test_objective_skips_unrewarded_completions_without_changing_j_or_its_gradient(gamma):
+    """J sums p_θ(τ) R(τ) over the τ with R ≠ 0 only (about half of the tiny copy problem's): same value and
+    gradient as the sum over every enumerated τ; a task that pays nothing still gives J = 0 with a zero gradient."""
+    tiny = exact.tiny_problem(value_head=None)
+    rows = list(exact._enumerated(tiny.policy, tiny.task, tiny.prompts, gamma))
+    assert any((R == 0).any() for _, R in rows)                              # there is something to skip
+    full = sum((lp.exp() * R).sum() for lp, R in rows) / len(tiny.prompts)    # every τ, as before
+    fast = exact.objective(tiny.policy, tiny.task, tiny.prompts, gamma)
+    params = tiny.policy.actor_parameters()
+    assert fast.item() == pytest.approx(full.item(), rel=1e-5)
+    g_fast, g_full = pg.gradients.flat_grad(fast, params), pg.gradients.flat_grad(full, params)
+    assert (g_fast - g_full).norm() <= 1e-5 * g_full.norm()
+
+    class PaysNothing:
+        max_new_tokens = tiny.task.max_new_tokens
+
+        def reward(self, prompt_ids, completion_ids, mask):
+            return torch.zeros(mask.shape)
+
+    J, grad = exact.gradient(tiny.policy, PaysNothing(), tiny.prompts)
+    assert J == 0.0 and grad.abs().max() == 0.0
