@@ -17,9 +17,9 @@ CJK_PUNCTUATION = re.compile(r"[\s\u3000-\u303f\uff00-\uffef]+")
 """A value that is only Chinese punctuation (the readout's "：") is Chinese too."""
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z_]+")
 PAGE_LATIN = {w for name in NAMES_KEPT for w in LATIN_WORD.findall(name)} | {
-    "GAE", "TD", "Adam", "BLEU", "chrF", "CPU", "tr", "Cov"}
+    "GAE", "TD", "Adam", "BLEU", "chrF", "CPU", "tr", "Cov", "bootstrap"}
 """Latin words the Chinese page may show: algorithm and network names, Adam, TD, the two reward metrics, the CPU,
-and tr Cov[ĝ] (a formula)."""
+tr Cov[ĝ] (a formula) and "bootstrap" beside 自助法 (the term readers will meet elsewhere)."""
 
 
 def _fields(template: str) -> set[str]:
@@ -102,6 +102,16 @@ def test_a_failed_update_is_translated_too(loss):
     assert catalogue("zh").error(ValueError(text)).startswith("损失为 ")
 
 
+def test_python_keys_stay_typeable_and_the_lab_speaks_one_lr_range():
+    with pytest.raises(ValueError) as err:
+        RaceConfig(task="foo")
+    assert catalogue("zh").error(err.value).startswith("未知的任务（task）「foo」；可选：复制（copy）、复制（稀疏奖励；copy-sparse）、")
+    with pytest.raises(ValueError, match=r"学习率（lr）在实时实验室中须在 \[1e-05, 0.1\] 内，收到 5"):
+        pg.app.Lab(lang="zh", lr=5)                       # not RaceConfig's (0, 1]: the page's range, in Chinese
+    with pytest.raises(ValueError, match=r"lr must be in \[1e-05, 0.1\] in the live lab, got 5"):
+        pg.app.Lab(lr=5)
+
+
 def test_an_error_no_entry_knows_is_shown_in_chinese_words_around_the_original():
     shown = catalogue("zh").error(RuntimeError("CUDA out of memory"))
     assert shown == "（以下为英文原文）CUDA out of memory"
@@ -169,9 +179,10 @@ def test_the_chinese_page_renders_no_english_outside_the_names():
     assert lab.train() is False
     shown.append(lab.message.value)
     assert all(CJK.search(m) for m in shown), shown
-    typed = [re.sub(r"<[^>]+>|'[^']*'", " ", html.unescape(m)) for m in shown]     # what was typed is quoted
+    typed = [re.sub(r"<[^>]+>|「[^」]*」", " ", html.unescape(m)) for m in shown]     # what was typed is quoted
     assert _english_left(typed) <= {"gamma", "batch_size", "seeds", "steps"}, typed   # a field's Python name
     assert "折扣因子 γ（gamma）须在 [0, 1] 内，收到 1.5" in shown[0]
+    assert "学习率只接受 [1e-05, 0.1] 内的数；「abc」不是数字" in shown[4] and "「12.5」不是整数" in shown[5]
     assert "训练步数（steps）在实时实验室中须在 [10, 2000] 内，收到 5000" in shown[1]
     assert "请至少选择一个参赛算法" in shown[-1] and "上一场比赛" in shown[-1]
 

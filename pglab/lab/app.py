@@ -35,7 +35,8 @@ try:
     import ipywidgets as w
 except ModuleNotFoundError as _err:                 # one line that says what to install, not a bare traceback
     raise ModuleNotFoundError(checks.missing_extra("pglab.lab (the live lab)", "app", _err), name=_err.name) from None
-from .controls import SLIDERS, TipRow, check_controls, fmt, label, make_controls, parse_typed, tip, typed_boxes
+from .controls import (NARROWER, SLIDERS, TipRow, check_controls, fmt, label, make_controls, parse_typed, tip,
+                       typed_boxes)
 from .messages import LANGS, Localized, catalogue
 from .plots import RacePanels, cjk_font
 from .text import readout_html, samples_html
@@ -44,6 +45,11 @@ from .race import CONTENDERS, Race, RaceConfig, RaceResults, estimate_seconds
 __all__ = ["Lab", "LANGS", "SLIDERS", "check_controls", "PRESETS", "RaceResults"]
 
 WARN_SECONDS = 180
+CJK_ROOT = "pglab-lab-cjk"
+"""The class of a Chinese page's top box: its fonts prefer the Simplified Chinese faces (a browser otherwise
+often picks Noto Sans CJK JP, whose punctuation sits in the middle of the line)."""
+CJK_CSS = (f" .{CJK_ROOT}, .{CJK_ROOT} *:not(code) {{font-family: 'Noto Sans CJK SC', 'Source Han Sans SC', "
+           "'PingFang SC', 'Microsoft YaHei', sans-serif}")
 """Ask for a second click before a race estimated to take longer than this."""
 PRESETS = {
     "chapter04": {"contenders": ("REINFORCE (reward-to-go)", "REINFORCE + baseline"), "steps": 200},
@@ -59,8 +65,14 @@ class Lab:
     def __init__(self, refresh_seconds: float = 0.9, heartbeat_timeout: float | None = None, lang: str = "en",
                  **settings) -> None:
         self.t = t = catalogue(lang)                       # an unknown lang: ValueError naming `lang` and LANGS
-        cfg = RaceConfig(**settings)                       # bad keyword values raise here, where they enter
-        check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS}, t)
+        try:                                               # bad keyword values raise here, where they enter,
+            check_controls(settings, t, NARROWER, grid=False)  # the page's range first where it is narrower
+            cfg = RaceConfig(**settings)
+            check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS}, t)
+        except ValueError as err:
+            if lang == "en" or isinstance(err, Localized):
+                raise
+            raise Localized(t.error(err)) from None        # in the page's language
         refresh_seconds = checks.positive_float("refresh_seconds", refresh_seconds)
         if refresh_seconds > 60:
             raise ValueError(f"refresh_seconds must be in (0, 60], got {refresh_seconds!r}")
@@ -132,11 +144,14 @@ class Lab:
                      layout=w.Layout(flex_flow="row wrap", align_items="center"))
         title = w.HTML(f"<h3 style='margin:2px 0'>{html.escape(t('title'))}</h3>")
         style = w.HTML("<style>.widget-label, .widget-html-content, .widget-toggle-button {font-size: 14px}"
-                       "</style>")
+                       + ("" if t.lang == "en" else CJK_CSS) + "</style>")
         body = w.Box([left, right], layout=w.Layout(display="flex", flex_flow="row wrap"))
         note = [w.HTML(f"<div style='font-size:12px;color:#9a6700'>{html.escape(t('font.missing'))}</div>")
                 ] if self.font_missing else []
-        return w.VBox([style, title, *note, bar, self.message, body, self.heartbeat])
+        page = w.VBox([style, title, *note, bar, self.message, body, self.heartbeat])
+        if t.lang != "en":
+            page.add_class(CJK_ROOT)
+        return page
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -175,8 +190,9 @@ class Lab:
         try:
             unknown = sorted(set(settings) - set(self.controls) - set(self._fixed) - {"contenders"})
             if unknown:
-                raise Localized(self.t("error.unknown_setting", names=", ".join(unknown),
-                                       known=", ".join(sorted(self._values()))))
+                raise Localized(self.t("error.unknown_setting", names=self.t.join(unknown),
+                                       known=self.t.join(sorted(self._values()))))
+            check_controls(settings, self.t, NARROWER, grid=False)  # the page's range first where narrower
             cfg = RaceConfig(**{**self._values(), **settings})
             check_controls({k: getattr(cfg, k) for k in settings if k in SLIDERS}, self.t)
         except (ValueError, TypeError) as err:
@@ -218,7 +234,10 @@ class Lab:
         if not resume and estimate_seconds(cfg) > WARN_SECONDS and self._confirm != cfg:
             self._confirm = cfg
             self._set_running(False)
-            self._show_error(t("warning.long_race", minutes=estimate_seconds(cfg) / 60), warning=True)
+            minutes = estimate_seconds(cfg) / 60
+            hours = minutes >= 120 and t.lang != "en"    # "约 16 小时"; English keeps its minutes
+            self._show_error(t("warning.long_race_hours", hours=minutes / 60) if hours else
+                             t("warning.long_race", minutes=minutes), warning=True)
             return False
         self._confirm = None
         self.message.value = ""
@@ -356,7 +375,9 @@ class Lab:
     def _show_error(self, text: str, warning: bool = False) -> None:
         """Show ``text`` (already in the page's language) on the message line."""
         head, colour = ("warning.head", "#9a6700") if warning else ("error.head", "#c0392b")
-        self.message.value = f"<div style='color:{colour}'><b>{html.escape(self.t(head))}</b> {html.escape(text)}</div>"
+        gap = " " if self.t.lang == "en" else ""            # a Chinese colon carries its own space
+        self.message.value = (f"<div style='color:{colour}'><b>{html.escape(self.t(head))}</b>{gap}"
+                              f"{html.escape(text)}</div>")
 
 
 def _same_race(a: RaceConfig, b: RaceConfig) -> bool:

@@ -30,6 +30,9 @@ LABELS = {k: EN(f"label.{k}") for k in ("task", "policy", "baseline", *SLIDERS)}
 TIPS = {**{k: EN(f"tip.{k}") for k in LABELS}, **{f"race:{c}": EN(f"explain.{c}") for c in CONTENDERS}}
 """The controls' hover help in English (the page shows its catalogue's ``tip.<key>`` / ``explain.<name>``)."""
 INTEGER = {"batch_size", "steps", "seeds"}
+NARROWER = ("lr", "entropy_coef", "batch_size", "steps")
+"""Sliders whose range is narrower than :class:`RaceConfig`'s (lr: [1e-05, 0.1] on the page, (0, 1] in Python).
+The page checks their ranges first, so a value outside both is refused with the one range the page can show."""
 
 
 def tip(key: str, t: Catalogue = EN) -> str:
@@ -37,15 +40,16 @@ def tip(key: str, t: Catalogue = EN) -> str:
     return t(f"explain.{key[5:]}") if key.startswith("race:") else t(f"tip.{key}")
 
 
-def check_controls(settings: dict, t: Catalogue = EN) -> None:
-    """Raise ``ValueError`` (in ``t``'s language) for a setting the page's sliders cannot show exactly."""
+def check_controls(settings: dict, t: Catalogue = EN, keys=SLIDERS, grid: bool = True) -> None:
+    """Raise ``ValueError`` (in ``t``'s language) for a setting the page's sliders cannot show exactly
+    (only those of ``keys``; ``grid=False``: only their ranges, not their steps)."""
     for key, value in settings.items():
-        if key not in SLIDERS:
-            continue
+        if key not in keys or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue                                          # not a number: RaceConfig names what it must be
         lo, hi, step = SLIDERS[key]
         if not lo <= value <= hi:
             raise Localized(t("lab.range", field=t.field(key), lo=f"{lo:g}", hi=f"{hi:g}", value=repr(value)))
-        if step is not None and abs(round((value - lo) / step) * step + lo - value) > 1e-9:
+        if grid and step is not None and abs(round((value - lo) / step) * step + lo - value) > 1e-9:
             raise Localized(t("lab.multiple", field=t.field(key), step=f"{step:g}", lo=f"{lo:g}", value=repr(value)))
 
 
@@ -53,23 +57,26 @@ def parse_typed(key: str, text: str, t: Catalogue = EN) -> float | int:
     """The number typed into ``key``'s box, or ``ValueError`` naming the field and its allowed range."""
     lo, hi, step = SLIDERS[key]
     rng = {"label": t(f"label.{key}"), "lo": f"{lo:g}", "hi": f"{hi:g}"}
-    allowed = t("typed.allowed_step", step=f"{step:g}", **rng) if step else t("typed.allowed", **rng)
+    if step == 1:
+        allowed = t("typed.allowed_whole", **rng)
+    else:
+        allowed = t("typed.allowed_step", step=f"{step:g}", **rng) if step else t("typed.allowed", **rng)
     try:
         value = float(text.strip().replace("_", ""))
     except ValueError:
-        raise Localized(t("typed.not_number", allowed=allowed, text=repr(text))) from None
+        raise Localized(t("typed.not_number", allowed=allowed, text=t.quote(text))) from None
     if not math.isfinite(value):
-        raise Localized(t("typed.got", allowed=allowed, text=repr(text)))
+        raise Localized(t("typed.got", allowed=allowed, text=t.quote(text)))
     if key in INTEGER:
         if value != int(value):
-            raise Localized(t("typed.not_whole", allowed=allowed, text=repr(text)))
+            raise Localized(t("typed.not_whole", allowed=allowed, text=t.quote(text)))
         value = int(value)
     elif step is not None:
         value = round(value, 10)
     try:
         check_controls({key: value})
     except ValueError:
-        raise Localized(t("typed.got", allowed=allowed, text=repr(text))) from None
+        raise Localized(t("typed.got", allowed=allowed, text=t.quote(text))) from None
     return value
 
 

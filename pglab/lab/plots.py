@@ -68,11 +68,15 @@ def cjk_font() -> str | None:
         stem = Path(path).name.lower()
         if ("cjk" in stem or "wqy" in stem) and not any(wt in stem for wt in weights):
             try:
-                font_manager.fontManager.addfont(path)
+                font_manager.fontManager.addfont(path)      # a .ttc registers every face in it (SC is one)
                 name = font_manager.FontProperties(fname=path).get_name()
             except (OSError, RuntimeError, ValueError):
                 continue
-            if name in CJK_FONTS or "CJK" in name:
+            known = {f.name for f in font_manager.fontManager.ttflist}
+            for best in CJK_FONTS:                          # Noto's collection: SC, not its first face (JP)
+                if best in known:
+                    return best
+            if "CJK" in name:
                 return name
     return None
 

@@ -29,7 +29,7 @@ def readout_html(race: Race, t: Catalogue = EN) -> str:
     critic = "" if p.critic_fit is None else t("readout.critic", fit=p.critic_fit)
     where = t("readout.where", reference=t.name(p.reference), step=p.step, batches=race.config.meter_batches,
               critic=critic)
-    head = (f"<div style='font-size:14px'><b>{html.escape(t('readout.head'))}</b> "
+    head = (f"<div style='font-size:14px'><b>{html.escape(t('readout.head'))}</b>"
             f"{html.escape(where, quote=False)}</div>")
     rows = []
     for v in race.verdicts():

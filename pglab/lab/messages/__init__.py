@@ -34,6 +34,11 @@ NAMES_KEPT = frozenset({"REINFORCE", "A2C", "PPO", "RLOO", "GRPO", "Dr. GRPO", "
 """The only values a non-English catalogue may leave as in English: algorithm and network names."""
 
 
+_HAN, _LATIN = "\u3400-\u9fff", "A-Za-z0-9\u0370-\u03ff"
+_LATIN_HAN = re.compile(f"(?<=[{_LATIN}])(?=[{_HAN}])|(?<=[{_HAN}])(?=[{_LATIN}])")
+_SPACE_QUOTE = re.compile(f"(?<=[{_HAN}]) (?=「)")
+
+
 class Localized(ValueError):
     """A ``ValueError`` the page raised already in its own language (:meth:`Catalogue.error` leaves it as is)."""
 
@@ -86,7 +91,11 @@ class Catalogue:
         self.messages = CATALOGUES[lang]
 
     def __call__(self, key: str, **fields) -> str:
-        return self.messages[key].format(**fields)
+        text = self.messages[key].format(**fields)
+        if self.lang == "zh" and fields:                    # where a field meets the text around it:
+            text = _LATIN_HAN.sub(" ", text)                # 折扣因子 γ 只接受 (a space between Latin and Han),
+            text = _SPACE_QUOTE.sub("", text)               # 收到「5」 (none before a corner quote)
+        return text
 
     def __repr__(self) -> str:
         return f"Catalogue({self.lang!r}, {len(self.messages)} messages)"
@@ -106,6 +115,24 @@ class Catalogue:
         label = self.messages.get(f"field.{name}", self.messages.get(f"label.{name}"))
         return name if label is None else f"{label}（{name}）"
 
+    def quote(self, text: str) -> str:
+        """A value as typed, quoted the way this language quotes: ``'5'`` in English, 「5」 in Chinese."""
+        return repr(text) if self.lang == "en" else f"「{text}」"
+
+    def join(self, items) -> str:
+        """A list in running text: ``a, b`` in English, ``a、b`` in Chinese."""
+        return ("、" if self.lang == "zh" else ", ").join(str(i) for i in items)
+
+    def option(self, field: str, key: str) -> str:
+        """A choice named in an error that Python raised: its name on the page, with the key one types in Python
+        when the two differ (复制（copy）; a name that ends in a bracket takes the key inside it:
+        复制（稀疏奖励；copy-sparse）)."""
+        label = self.name(key) if field in ("contender", "contenders") else self.messages.get(
+            f"option.{field}.{key}", key)
+        if label == key:
+            return key
+        return f"{label[:-1]}；{key}）" if label.endswith("）") else f"{label}（{key}）"
+
     def error(self, err: object) -> str:
         """An error raised below the page, in this language (see the module docstring)."""
         text = str(err)
@@ -115,12 +142,23 @@ class Catalogue:
         if found is None:
             return self("error.untranslated", text=text)
         key, fields = found
+        found_field = fields.get("field", "")
         if "field" in fields:
             fields["field"] = self.field(fields["field"])
         if "contender" in fields:
             fields["contender"] = self.name(fields["contender"])
         if key == "check.contenders_empty":                 # the names to tick, as the page shows them
-            fields["known"] = "、".join(self.name(n) for n in fields["known"].split(", "))
+            fields["known"] = self.join(self.name(n) for n in fields["known"].split(", "))
+        elif key == "check.contenders_string":              # raised in Python only: the names one types there
+            fields["known"] = self.join(self.option("contender", n) for n in fields["known"].split(", "))
+        elif key == "check.unknown":                        # "'copy', 'reverse'": the page's names, keys kept
+            keys = re.findall(r"'((?:[^'\\]|\\.)*)'", fields["known"])
+            if keys:
+                fields["known"] = self.join(self.option(found_field, k) for k in keys)
+        if key != "check.contenders_string":                # there the value stands inside a Python list
+            quoted = re.fullmatch(r"'((?:[^'\\]|\\.)*)'", fields.get("value", ""))
+            if quoted:
+                fields["value"] = self.quote(quoted.group(1))
         return self(key, **fields)
 
 

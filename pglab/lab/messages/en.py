@@ -119,10 +119,15 @@ MESSAGES = {
     "error.previous_race": " (the plots still show the previous race)",
     "warning.long_race": "this race would take about {minutes:.0f} min on a 2-core CPU (fewer steps, seeds or "
                          "contenders, a smaller batch or the GRU are faster) — press Train again to start it anyway",
+    # the Chinese page says a race of 2 hours or more in hours; the English page keeps minutes (this entry unused)
+    "warning.long_race_hours": "this race would take about {hours:.0f} h on a 2-core CPU (fewer steps, seeds or "
+                               "contenders, a smaller batch or the GRU are faster) — press Train again to start it "
+                               "anyway",
     "error.unknown_setting": "unknown setting {names}; known: {known}",
     "error.untranslated": "{text}",
     "typed.allowed": "{label} takes a number in [{lo}, {hi}]",
     "typed.allowed_step": "{label} takes a number in [{lo}, {hi}] in steps of {step}",
+    "typed.allowed_whole": "{label} takes a number in [{lo}, {hi}] in steps of 1",
     "typed.not_number": "{allowed}; {text} is not a number",
     "typed.not_whole": "{allowed}; {text} is not a whole number",
     "typed.got": "{allowed}; got {text}",
@@ -155,7 +160,7 @@ MESSAGES = {
     # ----- the readout and the samples ---------------------------------------------------------------------
     "readout.first": "The first meter point comes with the first update.",
     "readout.head": "At the same policy θ",
-    "readout.where": "({reference}'s, meter at step {step}): variance of one batch gradient vs vanilla REINFORCE's, "
+    "readout.where": " ({reference}'s, meter at step {step}): variance of one batch gradient vs vanilla REINFORCE's, "
                      "{batches} held-out batches per estimator, 95 % bootstrap intervals{critic}.",
     "readout.critic": "; the critic was refitted to θ (explained variance {fit:.2f})",
     "readout.tick": "Tick another contender to compare its estimator with vanilla REINFORCE's.",
