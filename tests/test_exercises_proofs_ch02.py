@@ -101,7 +101,7 @@ def test_steps_b_and_c_hold_and_step_d_fails():
 
 
 def test_the_master_measurement_prints_the_shrinkage():
-    from test_exercises import _run_measurements
+    from test_exercises_references import _run_measurements
     ns, out = _run_measurements(MASTER_DIR / "ch02_exercises.ipynb")
     assert torch.allclose(ns["mean_g"], (1 - 1 / ns["B"]) * ns["grad_J"], atol=1e-6)
     assert "E[ĝ] with the batch mean" in out
