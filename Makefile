@@ -21,8 +21,10 @@ lab: $(STAMP)  ## set up, then open JupyterLab at the welcome chapter, serving t
 	$(BIN)/jupyter lab $(ROOT_OK) --ServerApp.root_dir=$(CURDIR) notebooks/00_welcome.ipynb
 
 # pytest-xdist workers for `make test`; each file runs whole on one worker, one torch thread each (tests/conftest.py).
-# TEST_WORKERS=0 runs serially. One file alone stays serial and plain: .venv/bin/python -m pytest tests/test_app.py
-TEST_WORKERS ?= 2
+# Three on two cores: the browser tests wait on servers and kernels (their four files took 121 s with -n 3, 188 s
+# with -n 2, back to back on a loaded machine). TEST_WORKERS=0 runs serially. One file alone stays serial and plain:
+# .venv/bin/python -m pytest tests/test_app.py
+TEST_WORKERS ?= 3
 
 test: $(STAMP)  ## set up, then run the whole test suite (package, doctests, notebooks, browser) on TEST_WORKERS workers
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)

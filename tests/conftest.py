@@ -3,7 +3,7 @@
 `make test` runs the suite on pytest-xdist workers (``-n``, see the Makefile) with ``--dist loadfile``
 (pyproject.toml): every file — a notebook's cells, a browser test's server — runs whole, in order, on one worker.
 Here, for each worker: one torch intra-op thread, for this process and for every process it starts (nbval's kernels,
-Voilà's kernels, the grader's), so that two workers do not fight over the two cores; and the longest files first.
+Voilà's kernels, the grader's), so that the workers do not fight over the cores; and the longest files first.
 """
 import json
 import os
