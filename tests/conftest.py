@@ -25,8 +25,9 @@ torch.set_num_threads(1 if WORKER else min(2, torch.get_num_threads()))
 POLICY_KINDS = ["gru", "lstm", "transformer"]
 
 # Seconds each file took in the last run that stored them (`PGLAB_STORE_DURATIONS=1 make test` updates
-# tests/durations.json; a file added since may carry an estimate until then). On xdist workers the files run longest first, so that no long file starts last and leaves
-# one worker alone at the end; files not listed keep their collection order after the listed ones.
+# tests/durations.json; a file added since may carry an estimate until then). On xdist workers the files run
+# longest first, so that no long file starts last and leaves one worker alone at the end; files not listed keep
+# their collection order after the listed ones.
 DURATIONS = Path(__file__).with_name("durations.json")
 SPENT: Counter = Counter()
 
