@@ -13,13 +13,10 @@ import torch
 
 from .choice import ChoiceQuestion
 from .function import Case, Exercise, mistake, symptom
+from .masks import _mask
 
 BT = dict(shape="(B, T)", shape_means="one value per sample (row) and step (column), the shape of the inputs")
 """The output's shape, named in core's built-in hint for an output of the wrong shape."""
-
-
-def _mask(lengths: list[int], T: int) -> torch.Tensor:
-    return (torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]).float()
 
 
 def _returns(mask: torch.Tensor, g: torch.Generator) -> torch.Tensor:

@@ -14,20 +14,13 @@ from __future__ import annotations
 import torch
 
 from ..compare import as_tensor
-
-
-def _mask(lengths: list[int], T: int) -> torch.Tensor:
-    return (torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]).float()
+from ..masks import _mask, _ragged_lengths
 
 
 def _episodes(B: int, T: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(rewards, values, mask): one row runs to T, one ends early (when T > 1); quarter-valued rewards and
     values on valid tokens, junk (values 1..3, rewards 2..5) after <eos>."""
-    lengths = torch.randint(1, T + 1, (B,), generator=g).tolist()
-    lengths[0] = T
-    if B > 1 and T > 1:
-        lengths[1] = int(torch.randint(1, T, (1,), generator=g))
-    mask = _mask(lengths, T)
+    mask = _mask(_ragged_lengths(B, T, g), T)
     rewards = torch.round(torch.rand(B, T, generator=g) * 4) / 4
     values = torch.round((torch.rand(B, T, generator=g) * 2 - 0.5) * 4) / 4
     rewards = rewards * mask + (1 - mask) * torch.round(torch.rand(B, T, generator=g) * 3 + 2)
