@@ -9,19 +9,15 @@ import html
 import os
 import re
 import string
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 from pglab.lab.messages import catalogue
-from tests.browser import (chromium_or_skip, free_port, wait_for_busy_kernels, wait_for_idle_kernels,
-                           wait_until_listening)
+from tests.browser import chromium, open_page, voila_server, wait_for_busy_kernels, wait_for_idle_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-SERVING = ROOT / "binder" / "jupyter"
 NOTEBOOK = ROOT / "notebooks" / "zh" / "app.ipynb"
 HEARTBEAT_S = 6
 T = catalogue("zh")
@@ -44,27 +40,13 @@ def head(key: str) -> str:
 
 @pytest.fixture(scope="module")
 def voila():
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "voila-zh.log"
-    log = open(log_path, "w")
-    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(SERVING), "JUPYTER_PATH": str(SERVING),
-           "PGLAB_HEARTBEAT_S": str(HEARTBEAT_S)}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("voila")), str(NOTEBOOK), "--no-browser",
-                             f"--port={port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-    wait_until_listening(proc, port, "voila (zh)", log_path)
-    yield f"http://127.0.0.1:{port}/", proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    """Voilà serving the Chinese notebook as `make app-zh` does (tests.browser.voila_server)."""
+    with voila_server(NOTEBOOK, heartbeat_s=HEARTBEAT_S) as server:
+        yield server
 
 
 def test_chinese_page_answers_200_without_errors_or_network(voila):
-    with urllib.request.urlopen(voila[0], timeout=120) as response:
+    with urllib.request.urlopen(voila.url, timeout=120) as response:
         status, page = response.status, response.read().decode()
     assert status == 200
     assert "Traceback" not in page
@@ -77,25 +59,13 @@ def test_chinese_page_answers_200_without_errors_or_network(voila):
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                    "--disable-component-update", "--no-first-run", "--disable-sync"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _open(browser, url, width, height):
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.errors, page.foreign = [], []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.on("request", lambda r: None if r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
-            else page.foreign.append(r.url))
-    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
-    page.get_by_role("button", name=T("button.Train")).wait_for(timeout=120_000)
-    return page
+    """A fresh page (a kernel of its own) once the lab's Train button (its Chinese name) shows."""
+    return open_page(browser, url, width, height, ready=lambda page: page.get_by_role("button", name=T("button.Train")))
 
 
 def _type(page, key, value):
@@ -112,7 +82,7 @@ def _verdict(name: str, key: str) -> str:
 
 def test_default_race_pause_resume_and_readout(voila, browser):
     from playwright.sync_api import expect
-    page = _open(browser, voila[0], 1280, 800)
+    page = _open(browser, voila.url, 1280, 800)
     expect(page.get_by_text(T("status.ready"))).to_be_visible()
     _type(page, "steps", "100")
     page.get_by_role("button", name=T("button.Train")).click()
@@ -143,7 +113,7 @@ def test_default_race_pause_resume_and_readout(voila, browser):
 
 def test_collapse_message_in_the_browser(voila, browser):
     from playwright.sync_api import expect
-    page = _open(browser, voila[0], 1280, 800)
+    page = _open(browser, voila.url, 1280, 800)
     for name in ("REINFORCE (reward-to-go)", "REINFORCE + baseline"):
         page.get_by_role("button", name=T.name(name), exact=True).click()          # untick: a toggle
     _type(page, "lr", "0.1")
@@ -161,7 +131,7 @@ def test_collapse_message_in_the_browser(voila, browser):
 
 def test_layout_at_1024x640_keeps_train_visible(voila, browser):
     from playwright.sync_api import expect
-    page = _open(browser, voila[0], 1024, 640)
+    page = _open(browser, voila.url, 1024, 640)
     box = page.get_by_role("button", name=T("button.Train")).bounding_box()
     assert box is not None and box["y"] + box["height"] <= 640 and box["x"] + box["width"] <= 1024
     imgs = page.locator("img")
@@ -192,7 +162,7 @@ def test_layout_at_1024x640_keeps_train_visible(voila, browser):
 
 
 def test_every_control_has_hover_help_in_the_browser(voila, browser):
-    page = _open(browser, voila[0], 1280, 800)
+    page = _open(browser, voila.url, 1280, 800)
     titles = page.evaluate("""() => {
         const title = el => { for (; el; el = el.parentElement) if (el.getAttribute('title')) return el.getAttribute('title'); return ''; };
         return ['select', '.widget-toggle-button', '.noUi-handle', 'input[type=text]']
@@ -209,7 +179,7 @@ def test_every_control_has_hover_help_in_the_browser(voila, browser):
 
 def test_closing_the_page_stops_the_worker(voila, browser):
     from playwright.sync_api import expect
-    url, proc = voila
+    url, proc = voila.url, voila.proc
     page = _open(browser, url, 1280, 800)
     _type(page, "steps", "2000")
     page.get_by_role("button", name=T("button.Train")).click()
