@@ -55,10 +55,24 @@ def _metric(name: str):
     return CHRF()        # the settings of sacrebleu.sentence_chrf(...)
 
 
+@lru_cache(maxsize=1 << 14)
+def _reference_info(name: str, reference: str) -> dict:
+    """A reference's n-gram counts (and length), extracted once: a task's references recur in every batch."""
+    metric = _metric(name)
+    return metric._extract_reference_info([metric._preprocess_segment(reference)])
+
+
 @lru_cache(maxsize=1 << 16)
 def _sentence_score(name: str, hypothesis: str, reference: str) -> float:
-    """The sentence score (0–100) of one pair, remembered: samples of a trained policy repeat."""
-    return _metric(name).sentence_score(hypothesis, [reference]).score
+    """The sentence score (0–100) of one pair, remembered: samples of a trained policy repeat.
+
+    The steps of ``metric.sentence_score(hypothesis, [reference])`` (sacrebleu 2.6, pinned) with the
+    reference's n-grams taken from :func:`_reference_info` instead of counted again for every pair
+    (tests/test_rewards.py checks the scores against ``sacrebleu.sentence_bleu``/``sentence_chrf``).
+    """
+    metric = _metric(name)
+    stats = metric._compute_segment_statistics(metric._preprocess_segment(hypothesis), _reference_info(name, reference))
+    return metric._aggregate_and_compute([stats]).score
 
 
 def sentence_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> torch.Tensor:
@@ -77,6 +91,26 @@ def sentence_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> torch
 
 
 METRICS = {"bleu": sentence_bleu, "chrf": sentence_chrf}
+
+
+@lru_cache(maxsize=8)
+def _corpus_metrics(references: tuple[str, ...]):
+    """BLEU and chrF objects holding a test set's reference n-grams (sacrebleu's ``references=`` cache)."""
+    from sacrebleu.metrics import BLEU, CHRF
+    return BLEU(references=[list(references)]), CHRF(references=[list(references)])
+
+
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (0–100), as ``sacrebleu.corpus_bleu``/``corpus_chrf`` with their defaults.
+
+    One reference per hypothesis. The references' n-grams are counted once per reference list and
+    kept, so evaluating the same test set again (every few updates, in the chapters) counts only the
+    hypotheses.
+    """
+    _check_refs(hypotheses, references)
+    bleu, chrf = _corpus_metrics(tuple(references))
+    return {"bleu": bleu.corpus_score(list(hypotheses), None).score,
+            "chrf": chrf.corpus_score(list(hypotheses), None).score}
 
 
 def distinct_n(texts: Sequence[str], n: int = 2) -> float:

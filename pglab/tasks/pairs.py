@@ -15,7 +15,7 @@ import torch
 
 from .. import checks
 from ..reference_lm import encode_sentences, reference_lm
-from ..rewards import METRICS, FluencyReward, TextFluency, at_last_token
+from ..rewards import METRICS, FluencyReward, TextFluency, at_last_token, corpus_scores
 from ..vocab import BOS_ID, PAD_ID, Vocab
 from .base import Task
 from .text import as_vocab, encode_completions, encode_many, encode_prompts
@@ -100,10 +100,7 @@ class PairTask(Task):
         from ..rollout import sample
         prompts = self.prompts(split)
         ro = sample(policy, prompts, self.max_new_tokens, generator=torch.Generator(), greedy=True)
-        hyps, refs = self.decode(ro.completion_ids.cpu()), self.references(prompts)
-        import sacrebleu
-        return {"bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
-                "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
+        return corpus_scores(self.decode(ro.completion_ids.cpu()), self.references(prompts))
 
     def fluency_reward(self, *, lm_steps: int = 400, seed: int = 0) -> FluencyReward | TextFluency:
         """Fluency in the *reference* language: a reference LM fitted to the training
