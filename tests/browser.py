@@ -196,6 +196,16 @@ def open_page(browser, url: str, width: int, height: int, *, ready=None, timeout
     return page
 
 
+def hover_titles(page) -> list[tuple[str, list[str]]]:
+    """For the lab's dropdowns, contender toggles, slider handles and text boxes: each element's hover title, the
+    browser's own (the nearest ``title`` attribute up the tree), as [(selector, [title per element])]."""
+    return page.evaluate("""() => {
+        const title = el => { for (; el; el = el.parentElement) if (el.getAttribute('title')) return el.getAttribute('title'); return ''; };
+        return ['select', '.widget-toggle-button', '.noUi-handle', 'input[type=text]']
+            .map(sel => [sel, Array.from(document.querySelectorAll(sel)).map(title)]);
+    }""")
+
+
 def kernel_states(server_url: str) -> dict[str, str]:
     """The Jupyter server's sessions as {notebook path: kernel execution state} (its REST API, no token)."""
     with urllib.request.urlopen(server_url + "api/sessions", timeout=30) as response:

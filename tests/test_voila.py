@@ -10,7 +10,7 @@ import re
 import urllib.request
 
 import pytest
-from tests.browser import (ARTIFACTS, ROOT, chromium, open_page, voila_server, wait_for_busy_kernels,
+from tests.browser import (ARTIFACTS, ROOT, chromium, hover_titles, open_page, voila_server, wait_for_busy_kernels,
                            wait_for_idle_kernels)
 
 APP = ROOT / "notebooks" / "app.ipynb"
@@ -74,11 +74,7 @@ def _status(page):
 def test_every_control_has_hover_help_in_the_browser(untouched_page):
     """The title a browser shows on hover reaches the dropdowns, the contender toggles and the slider handles."""
     page = untouched_page                                 # read-only: the default race may use it after
-    titles = page.evaluate("""() => {
-        const title = el => { for (; el; el = el.parentElement) if (el.getAttribute('title')) return el.getAttribute('title'); return ''; };
-        return ['select', '.widget-toggle-button', '.noUi-handle', 'input[type=text]']
-            .map(sel => [sel, Array.from(document.querySelectorAll(sel)).map(title)]);
-    }""")
+    titles = hover_titles(page)
     counts = {sel: len(found) for sel, found in titles}
     assert counts == {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}, counts
     for sel, found in titles:

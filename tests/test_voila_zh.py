@@ -10,14 +10,12 @@ import os
 import re
 import string
 import urllib.request
-from pathlib import Path
 
 import pytest
 from pglab.lab.messages import catalogue
-from tests.browser import chromium, open_page, voila_server, wait_for_busy_kernels, wait_for_idle_kernels
+from tests.browser import (ARTIFACTS, ROOT, chromium, hover_titles, open_page, voila_server, wait_for_busy_kernels,
+                           wait_for_idle_kernels)
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
 NOTEBOOK = ROOT / "notebooks" / "zh" / "app.ipynb"
 HEARTBEAT_S = 6
 T = catalogue("zh")
@@ -163,11 +161,7 @@ def test_layout_at_1024x640_keeps_train_visible(voila, browser):
 
 def test_every_control_has_hover_help_in_the_browser(voila, browser):
     page = _open(browser, voila.url, 1280, 800)
-    titles = page.evaluate("""() => {
-        const title = el => { for (; el; el = el.parentElement) if (el.getAttribute('title')) return el.getAttribute('title'); return ''; };
-        return ['select', '.widget-toggle-button', '.noUi-handle', 'input[type=text]']
-            .map(sel => [sel, Array.from(document.querySelectorAll(sel)).map(title)]);
-    }""")
+    titles = hover_titles(page)
     counts = {sel: len(found) for sel, found in titles}
     assert counts == {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}, counts
     tips = {v for k, v in T.messages.items() if k.startswith(("tip.", "explain."))}
