@@ -1,6 +1,8 @@
 """Repository hygiene: clean notebooks, Binder pins, README commands."""
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,6 +15,15 @@ def test_notebooks_are_committed_without_outputs():
         nb = json.loads(path.read_text())
         dirty = [i for i, c in enumerate(nb["cells"]) if c.get("outputs") or c.get("execution_count")]
         assert not dirty, f"{path.name}: cells {dirty} have stored outputs or counts (run nbstripout)"
+
+
+def test_nbstripout_leaves_the_chapters_unchanged():
+    """The message above says "run nbstripout": on a clean chapter it must change nothing (cell ids included), or a
+    contributor's strip shows up as a spurious diff. (The exercise notebooks' ids belong to pglab.exercises.build.)"""
+    notebooks = sorted(str(p) for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    done = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *notebooks],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _pins(path: Path) -> dict[str, str]:
