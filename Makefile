@@ -5,13 +5,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ROOT_OK := $(if $(filter 0,$(shell id -u)),--allow-root,)   # containers often run as root
+# Extra pip options for the first install, e.g. the CPU-only torch build (PyPI's Linux wheel is the multi-GB CUDA one):
+#   make lab PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
+PIP_EXTRA ?=
 
 .PHONY: lab test app app-zh benchmark setup clean
 
 $(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else "pglab needs Python 3.11 (pyproject.toml: requires-python), but PYTHON=$(PYTHON) is " + sys.version.split()[0] + ": install 3.11 or run make PYTHON=/path/to/python3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet $(PIP_EXTRA) -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
