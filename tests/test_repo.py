@@ -8,8 +8,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _chapter_notebooks() -> list[Path]:
+    """Every notebook under notebooks/ (zh/ too), checkpoints skipped."""
+    return sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
 def test_notebooks_are_committed_without_outputs():
-    notebooks = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)   # zh/ too
+    notebooks = _chapter_notebooks()
     assert len(notebooks) >= 7
     for path in notebooks:
         nb = json.loads(path.read_text())
@@ -20,8 +25,7 @@ def test_notebooks_are_committed_without_outputs():
 def test_nbstripout_leaves_the_chapters_unchanged():
     """The message above says "run nbstripout": on a clean chapter it must change nothing (cell ids included), or a
     contributor's strip shows up as a spurious diff. (The exercise notebooks' ids belong to pglab.exercises.build.)"""
-    notebooks = sorted(str(p) for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    done = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *notebooks],
+    done = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, _chapter_notebooks())],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -13,7 +13,8 @@ import torch
 
 from ..ch04 import BT
 from ..function import Case, Exercise, mistake
-from .cases import _ragged, _rand
+from ..masks import _ragged
+from .cases import _rand
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from ..calling import WrongOutput, call
 from ..ch04 import BT
 from ..compare import compare_fields
 from ..function import Case, Exercise, mistake, symptom
-from .cases import _close, _ragged
+from ..masks import _ragged
+from .cases import _close
 
 
 # ---------------------------------------------------------------------------------------------------------------

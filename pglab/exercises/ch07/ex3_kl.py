@@ -17,7 +17,8 @@ from ... import kl
 from ..calling import WrongOutput, call
 from ..compare import compare_fields
 from ..function import Case, Exercise, mistake, symptom
-from .cases import _close, _ragged
+from ..masks import _ragged
+from .cases import _close
 
 
 # ---------------------------------------------------------------------------------------------------------------
