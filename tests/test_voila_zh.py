@@ -2,8 +2,9 @@
 
 The scenarios of tests/test_voila.py — the page answers without errors or network, the default race pauses,
 resumes and reads out its meter, a collapse is named, the layout at 1024 × 640, hover help on every control, a
-closed page stops its worker — run here against the Chinese notebook, served the same way (binder/jupyter), and
-every text they look for is taken from the Chinese catalogue (:mod:`pglab.lab.messages`), never written out.
+closed page stops its worker — run here against the Chinese notebook, served the same way (binder/jupyter), with the
+same settings (race lengths; one page shared by the read-only hover-help test and then the default race), and every
+text they look for is taken from the Chinese catalogue (:mod:`pglab.lab.messages`), never written out.
 """
 import html
 import os
@@ -66,6 +67,15 @@ def _open(browser, url, width, height):
     return open_page(browser, url, width, height, ready=lambda page: page.get_by_role("button", name=T("button.Train")))
 
 
+@pytest.fixture(scope="module")
+def untouched_page(voila, browser):
+    """One fresh 1280 × 800 page for the read-only hover-help test and then the default race (which trains), as in
+    tests/test_voila.py: one kernel fewer."""
+    page = _open(browser, voila.url, 1280, 800)
+    yield page
+    page.close()
+
+
 def _type(page, key, value):
     """Type into the text box next to the control ``key`` (its Chinese label) and press Enter."""
     label = page.locator("label", has_text=T(f"label.{key}"))
@@ -78,9 +88,20 @@ def _verdict(name: str, key: str) -> str:
     return T.name(name) + T("verdict.separator") + head(key)
 
 
-def test_default_race_pause_resume_and_readout(voila, browser):
+def test_every_control_has_hover_help_in_the_browser(untouched_page):
+    page = untouched_page                                 # read-only: the default race uses it next
+    titles = hover_titles(page)
+    counts = {sel: len(found) for sel, found in titles}
+    assert counts == {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}, counts
+    tips = {v for k, v in T.messages.items() if k.startswith(("tip.", "explain."))}
+    for sel, found in titles:
+        assert all(t in tips for t in found), (sel, found)     # a sentence of the catalogue, not the control's name
+    assert not page.errors, page.errors
+
+
+def test_default_race_pause_resume_and_readout(untouched_page):
     from playwright.sync_api import expect
-    page = _open(browser, voila.url, 1280, 800)
+    page = untouched_page                                  # fresh, or only read by the hover-help test
     expect(page.get_by_text(T("status.ready"))).to_be_visible()
     _type(page, "steps", "100")
     page.get_by_role("button", name=T("button.Train")).click()
@@ -106,7 +127,6 @@ def test_default_race_pause_resume_and_readout(voila, browser):
     page.screenshot(path=str(ARTIFACTS / "live-lab-zh-1280x800.png"))
     assert 0 < at < 100
     assert not page.errors and not page.foreign, (page.errors, page.foreign)
-    page.close()
 
 
 def test_collapse_message_in_the_browser(voila, browser):
@@ -116,9 +136,9 @@ def test_collapse_message_in_the_browser(voila, browser):
         page.get_by_role("button", name=T.name(name), exact=True).click()          # untick: a toggle
     _type(page, "lr", "0.1")
     _type(page, "entropy_coef", "0")
-    _type(page, "steps", "60")
+    _type(page, "steps", "30")                             # collapsed from step 20 on (seed 0, lr 0.1, no bonus)
     page.get_by_role("button", name=T("button.Train")).click()
-    finished = rx("status.finished", step="60", steps="60", seconds=r"[\d.]+")
+    finished = rx("status.finished", step="30", steps="30", seconds=r"[\d.]+")
     expect(page.get_by_text(finished)).to_be_visible(timeout=240_000)
     readout = page.locator(".widget-html", has_text=T("readout.head")).inner_text()
     collapsed = head("verdict.collapsed") in readout or head("verdict.theta_collapsed") in readout
@@ -146,9 +166,9 @@ def test_layout_at_1024x640_keeps_train_visible(voila, browser):
     _type(page, "gamma", "1.5")                            # refused: a message appears above the form
     expect(page.get_by_text(T("error.head"))).to_be_visible(timeout=30_000)
     assert abs(top() - before) < 1                         # ... without pushing the form down
-    _type(page, "steps", "50")
+    _type(page, "steps", "20")                             # a short race: the samples table is what is checked
     page.get_by_role("button", name=T("button.Train")).click()
-    finished = rx("status.finished", step="50", steps="50", seconds=r"[\d.]+")
+    finished = rx("status.finished", step="20", steps="20", seconds=r"[\d.]+")
     expect(page.get_by_text(finished)).to_be_visible(timeout=240_000)
     row = page.locator("table tr").nth(1).locator("code")   # prompt | target | completion, visibly apart
     boxes = [row.nth(i).bounding_box() for i in range(3)]
@@ -156,18 +176,6 @@ def test_layout_at_1024x640_keeps_train_visible(voila, browser):
     page.mouse.wheel(0, 250)
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "live-lab-zh-1024x640-race.png"), full_page=False)
-    page.close()
-
-
-def test_every_control_has_hover_help_in_the_browser(voila, browser):
-    page = _open(browser, voila.url, 1280, 800)
-    titles = hover_titles(page)
-    counts = {sel: len(found) for sel, found in titles}
-    assert counts == {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}, counts
-    tips = {v for k, v in T.messages.items() if k.startswith(("tip.", "explain."))}
-    for sel, found in titles:
-        assert all(t in tips for t in found), (sel, found)     # a sentence of the catalogue, not the control's name
-    assert not page.errors, page.errors
     page.close()
 
 
