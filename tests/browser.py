@@ -196,14 +196,18 @@ def open_page(browser, url: str, width: int, height: int, *, ready=None, timeout
     return page
 
 
+LAB_CONTROLS = {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}
+"""How many of each control :func:`hover_titles` probes the live lab holds (3 dropdowns, 8 contender toggles, 7 slider
+handles and the 7 text boxes beside them), in either language."""
+
+
 def hover_titles(page) -> list[tuple[str, list[str]]]:
     """For the lab's dropdowns, contender toggles, slider handles and text boxes: each element's hover title, the
     browser's own (the nearest ``title`` attribute up the tree), as [(selector, [title per element])]."""
-    return page.evaluate("""() => {
+    return page.evaluate("""selectors => {
         const title = el => { for (; el; el = el.parentElement) if (el.getAttribute('title')) return el.getAttribute('title'); return ''; };
-        return ['select', '.widget-toggle-button', '.noUi-handle', 'input[type=text]']
-            .map(sel => [sel, Array.from(document.querySelectorAll(sel)).map(title)]);
-    }""")
+        return selectors.map(sel => [sel, Array.from(document.querySelectorAll(sel)).map(title)]);
+    }""", list(LAB_CONTROLS))
 
 
 def kernel_states(server_url: str) -> dict[str, str]:

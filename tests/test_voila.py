@@ -10,8 +10,8 @@ import re
 import urllib.request
 
 import pytest
-from tests.browser import (ARTIFACTS, ROOT, chromium, hover_titles, open_page, voila_server, wait_for_busy_kernels,
-                           wait_for_idle_kernels)
+from tests.browser import (ARTIFACTS, LAB_CONTROLS, ROOT, chromium, hover_titles, open_page, voila_server,
+                           wait_for_busy_kernels, wait_for_idle_kernels)
 
 APP = ROOT / "notebooks" / "app.ipynb"
 HEARTBEAT_S = 6
@@ -76,7 +76,7 @@ def test_every_control_has_hover_help_in_the_browser(untouched_page):
     page = untouched_page                                 # read-only: the default race may use it after
     titles = hover_titles(page)
     counts = {sel: len(found) for sel, found in titles}
-    assert counts == {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}, counts
+    assert counts == LAB_CONTROLS, counts
     for sel, found in titles:
         assert all(len(t) > 20 for t in found), (sel, found)   # a sentence, not the control's own name
     assert not page.errors, page.errors

@@ -14,8 +14,8 @@ import urllib.request
 
 import pytest
 from pglab.lab.messages import catalogue
-from tests.browser import (ARTIFACTS, ROOT, chromium, hover_titles, open_page, voila_server, wait_for_busy_kernels,
-                           wait_for_idle_kernels)
+from tests.browser import (ARTIFACTS, LAB_CONTROLS, ROOT, chromium, hover_titles, open_page, voila_server,
+                           wait_for_busy_kernels, wait_for_idle_kernels)
 
 NOTEBOOK = ROOT / "notebooks" / "zh" / "app.ipynb"
 HEARTBEAT_S = 6
@@ -92,7 +92,7 @@ def test_every_control_has_hover_help_in_the_browser(untouched_page):
     page = untouched_page                                 # read-only: the default race uses it next
     titles = hover_titles(page)
     counts = {sel: len(found) for sel, found in titles}
-    assert counts == {"select": 3, ".widget-toggle-button": 8, ".noUi-handle": 7, "input[type=text]": 7}, counts
+    assert counts == LAB_CONTROLS, counts
     tips = {v for k, v in T.messages.items() if k.startswith(("tip.", "explain."))}
     for sel, found in titles:
         assert all(t in tips for t in found), (sel, found)     # a sentence of the catalogue, not the control's name
